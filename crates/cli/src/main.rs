@@ -1,0 +1,72 @@
+//! `reid`: the command line, in NVIDIA TAO's form
+//! `reid <command> -e spec.yaml -r results_dir [-k key] [section.key=value …]`.
+
+mod bench;
+mod common;
+mod evaluate;
+mod inference;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "reid",
+    version,
+    about = "Person re-identification: evaluate, embed and benchmark ReID models"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// mAP, CMC and mINP of a model (or of an embeddings file) on query/test sets, with plots.
+    Evaluate(CommonArgs),
+    /// Embeddings of every query and test image, as JSON.
+    Inference(CommonArgs),
+    /// Model throughput and latency per batch size, and end-to-end extraction speed.
+    Bench(CommonArgs),
+}
+
+/// The arguments every command shares (TAO's).
+#[derive(Args, Debug)]
+pub struct CommonArgs {
+    /// Experiment spec (YAML).
+    #[arg(short = 'e', long = "experiment_spec", alias = "experiment-spec")]
+    spec: PathBuf,
+    /// Folder for the command's outputs.
+    #[arg(short = 'r', long = "results_dir", alias = "results-dir")]
+    results_dir: PathBuf,
+    /// Key of encrypted model files.
+    #[arg(short = 'k', long = "key")]
+    key: Option<String>,
+    /// Spec overrides, `section.key=value`.
+    overrides: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Evaluate(args) => evaluate::run(&args),
+        Command::Inference(args) => inference::run(&args),
+        Command::Bench(args) => bench::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

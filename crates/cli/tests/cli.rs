@@ -1,0 +1,390 @@
+//! End-to-end tests of the `reid` binary on real data: the bundled sample (always) and
+//! `../shared/data` (skipped with a message when absent). Reference values come from an
+//! independent Python pipeline (`scripts/reference_eval.py`: Pillow + numpy + ONNX Runtime) run
+//! at test time, or from the measurements published in shared/data/README.md.
+
+use reid_data::{Preprocessor, SetName};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn shared_data() -> Option<PathBuf> {
+    let d = repo().join("../shared/data");
+    if d.join("cuhk03-market").is_dir() {
+        Some(d)
+    } else {
+        eprintln!("skipped: {} not found", d.display());
+        None
+    }
+}
+
+fn python() -> Option<PathBuf> {
+    let p = repo().join(".venv/bin/python");
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} not found (run scripts/setup.sh)", p.display());
+        None
+    }
+}
+
+fn reid(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reid"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("reid runs")
+}
+
+fn ok(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "reid failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fails(out: &Output) -> String {
+    assert!(!out.status.success(), "reid should have failed");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn python_reference(py: &Path, model: &Path, query: &Path, gallery: &Path) -> Value {
+    let out = Command::new(py)
+        .arg(repo().join("scripts/reference_eval.py"))
+        .args([
+            "evaluate".as_ref(),
+            model.as_os_str(),
+            query.as_os_str(),
+            gallery.as_os_str(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn is_png(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| b.len() > 1000 && b.starts_with(b"\x89PNG"))
+}
+
+const SAMPLE_MODEL: &str = "assets/models/person-reidentification-retail-0267-eps.onnx";
+const SAMPLE_QUERY: &str = "assets/sample/cuhk03-mini/query";
+const SAMPLE_TEST: &str = "assets/sample/cuhk03-mini/bounding_box_test";
+
+#[test]
+fn evaluate_on_the_sample_agrees_with_the_python_reference() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().to_str().unwrap();
+    let stdout = ok(&reid(&["evaluate", "-e", "specs/sample.yaml", "-r", r]));
+    assert!(stdout.contains("rank-1"), "{stdout}");
+    let res = read_json(&dir.path().join("evaluate/results.json"));
+    let reference = python_reference(
+        &py,
+        &repo().join(SAMPLE_MODEL),
+        &repo().join(SAMPLE_QUERY),
+        &repo().join(SAMPLE_TEST),
+    );
+    assert_eq!(res["num_query"], 32);
+    assert_eq!(res["num_gallery"], 126);
+    assert_eq!(res["num_valid_query"], reference["num_valid_query"]);
+    // The resize filters differ slightly (image's Triangle vs PIL's bilinear): allow one query.
+    for key in ["rank1", "rank5", "mAP", "mINP"] {
+        let (a, b) = (res[key].as_f64().unwrap(), reference[key].as_f64().unwrap());
+        assert!(
+            (a - b).abs() <= 1.0 / 32.0 + 1e-9,
+            "{key}: reid {a} vs reference {b}"
+        );
+    }
+    assert_eq!(res["cmc"].as_array().unwrap().len(), 50);
+    assert_eq!(res["re_ranking"], false);
+    assert!(is_png(&dir.path().join("evaluate/cmc_curve.png")));
+    assert!(is_png(&dir.path().join("evaluate/sampled_matches.png")));
+}
+
+#[test]
+fn evaluate_full_cuhk03_matches_the_published_sanity_figures() {
+    let Some(data) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = reid(&[
+        "evaluate",
+        "-e",
+        "specs/cuhk03_omz0267.yaml",
+        "-r",
+        dir.path().to_str().unwrap(),
+        &format!(
+            "dataset.query_dataset_dir={}",
+            data.join("cuhk03-market/query").display()
+        ),
+        &format!(
+            "dataset.test_dataset_dir={}",
+            data.join("cuhk03-market/bounding_box_test").display()
+        ),
+        &format!(
+            "evaluate.checkpoint={}",
+            data.join("models/person-reidentification-retail-0267-eps.onnx")
+                .display()
+        ),
+    ]);
+    ok(&out);
+    let res = read_json(&dir.path().join("evaluate/results.json"));
+    // shared/data/README.md (ONNX Runtime 1.32 + PIL): rank-1 45.73 %, mAP 49.30 %, 199 valid queries.
+    assert_eq!(res["num_valid_query"], 199);
+    let (r1, map) = (res["rank1"].as_f64().unwrap(), res["mAP"].as_f64().unwrap());
+    assert!((r1 - 0.4573).abs() <= 0.01, "rank-1 {r1}");
+    assert!((map - 0.4930).abs() <= 0.01, "mAP {map}");
+}
+
+#[test]
+fn inference_writes_every_image_and_equals_onnxruntime_on_the_same_tensor() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let emb = dir.path().join("emb.json");
+    let out = reid(&[
+        "inference",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        dir.path().to_str().unwrap(),
+        &format!("inference.output_file={}", emb.display()),
+    ]);
+    ok(&out);
+    let records = reid_data::features::read_embeddings(&emb).unwrap();
+    let count = |set| records.iter().filter(|r| r.set == Some(set)).count();
+    assert_eq!((count(SetName::Query), count(SetName::Test)), (32, 126));
+    assert!(records.iter().all(|r| r.embedding.len() == 256));
+
+    // Pre-process a few images with reid's own path and run ONNX Runtime (Python) on that tensor.
+    let pick: Vec<&reid_data::EmbeddingRecord> = records.iter().step_by(23).collect();
+    let spec = reid_config::Spec::load(&repo().join("specs/sample.yaml"), &[]).unwrap();
+    let pre = Preprocessor::from_spec(&spec);
+    let paths: Vec<PathBuf> = pick.iter().map(|r| repo().join(&r.img_path)).collect();
+    let batch = pre.load_batch(&paths);
+    assert_eq!(batch.ok.len(), pick.len());
+    let tensor_file = dir.path().join("x.f32");
+    let out_file = dir.path().join("y.f32");
+    let bytes: Vec<u8> = batch.tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(&tensor_file, bytes).unwrap();
+    let status = Command::new(py)
+        .arg(repo().join("scripts/reference_eval.py"))
+        .arg("run")
+        .arg(repo().join(SAMPLE_MODEL))
+        .arg(&tensor_file)
+        .args([pick.len().to_string(), "256".into(), "128".into()])
+        .arg(&out_file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let ort: Vec<f32> = std::fs::read(&out_file)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    assert_eq!(ort.len(), pick.len() * 256);
+    let max_diff = pick
+        .iter()
+        .zip(ort.chunks_exact(256))
+        .flat_map(|(r, o)| r.embedding.iter().zip(o).map(|(a, b)| (a - b).abs()))
+        .fold(0.0f32, f32::max);
+    assert!(max_diff <= 1e-4, "max |reid − onnxruntime| = {max_diff}");
+}
+
+#[test]
+fn evaluate_from_an_embeddings_file_needs_no_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().to_str().unwrap();
+    let emb = dir.path().join("emb.json");
+    ok(&reid(&[
+        "inference",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        r,
+        &format!("inference.output_file={}", emb.display()),
+    ]));
+    ok(&reid(&["evaluate", "-e", "specs/sample.yaml", "-r", r]));
+    let direct = read_json(&dir.path().join("evaluate/results.json"));
+    ok(&reid(&[
+        "evaluate",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        r,
+        &format!("evaluate.features={}", emb.display()),
+        "evaluate.checkpoint=does-not-exist.onnx",
+    ]));
+    let from_file = read_json(&dir.path().join("evaluate/results.json"));
+    for key in ["rank1", "rank5", "rank10", "mAP", "mINP", "num_valid_query"] {
+        assert_eq!(direct[key], from_file[key], "{key}");
+    }
+}
+
+#[test]
+fn re_ranking_and_flip_run_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().to_str().unwrap();
+    let stdout = ok(&reid(&[
+        "evaluate",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        r,
+        "re_ranking.re_ranking=true",
+        "model.with_flip_feature=true",
+    ]));
+    assert!(stdout.contains("re-ranking k1=20 k2=6"), "{stdout}");
+    let res = read_json(&dir.path().join("evaluate/results.json"));
+    assert_eq!(res["re_ranking"], true);
+    assert_eq!(res["with_flip_feature"], true);
+    assert!(res["mAP"].as_f64().unwrap() > 0.3);
+}
+
+#[test]
+fn bad_spec_keys_and_paths_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().to_str().unwrap();
+    let err = fails(&reid(&[
+        "evaluate",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        r,
+        "evaluate.chekpoint=x",
+    ]));
+    assert!(err.contains("did you mean `evaluate.checkpoint`"), "{err}");
+    let err = fails(&reid(&[
+        "evaluate",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        r,
+        "dataset.query_dataset_dir=/no/such/dir",
+    ]));
+    assert!(
+        err.contains("/no/such/dir") && err.contains("does not exist"),
+        "{err}"
+    );
+    let err = fails(&reid(&["evaluate", "-e", "specs/missing.yaml", "-r", r]));
+    assert!(err.contains("specs/missing.yaml"), "{err}");
+    let err = fails(&reid(&[
+        "evaluate",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        r,
+        "evaluate.checkpoint=assets/none.onnx",
+    ]));
+    assert!(
+        err.contains("assets/none.onnx") && err.contains("does not exist"),
+        "{err}"
+    );
+    let err = fails(&reid(&[
+        "evaluate",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        r,
+        "evaluate.checkpoint=specs/sample.yaml",
+    ]));
+    assert!(err.contains("sample.yaml"), "{err}");
+}
+
+#[test]
+fn corrupt_images_are_reported_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("query");
+    std::fs::create_dir(&q).unwrap();
+    for e in std::fs::read_dir(repo().join(SAMPLE_QUERY)).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, q.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(q.join("1001_c1s1_000099_00.jpg"), b"truncated").unwrap();
+    std::fs::write(q.join("holiday_photo.jpg"), b"x").unwrap();
+    let out = reid(&[
+        "evaluate",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        dir.path().to_str().unwrap(),
+        &format!("dataset.query_dataset_dir={}", q.display()),
+    ]);
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1001_c1s1_000099_00.jpg") && stderr.contains("could not be read"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("holiday_photo.jpg"), "{stderr}");
+    let res = read_json(&dir.path().join("evaluate/results.json"));
+    assert_eq!(res["num_query"], 32);
+}
+
+#[test]
+fn wrong_models_are_clear_errors() {
+    let Some(data) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().to_str().unwrap();
+    // A detector is not a ReID model: its fixed 352×352 input is named.
+    let det = format!(
+        "evaluate.checkpoint={}",
+        data.join("models/FastestDet.onnx").display()
+    );
+    let err = fails(&reid(&[
+        "evaluate",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        r,
+        &det,
+    ]));
+    assert!(
+        err.contains("model.input_height") && err.contains("352"),
+        "{err}"
+    );
+    // …and with the size it asks for, its output shape is refused.
+    let err = fails(&reid(&[
+        "evaluate",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        r,
+        &det,
+        "model.input_height=352",
+        "model.input_width=352",
+    ]));
+    assert!(
+        err.contains("output") && err.contains("[1, 85, 22, 22]"),
+        "{err}"
+    );
+    // The unpatched OMZ 0267 gives NaN in ONNX Runtime: the image is named.
+    let nan = format!(
+        "evaluate.checkpoint={}",
+        data.join("models/person-reidentification-retail-0267.onnx")
+            .display()
+    );
+    let err = fails(&reid(&[
+        "evaluate",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        r,
+        &nan,
+    ]));
+    assert!(err.contains("NaN") && err.contains(".jpg"), "{err}");
+}

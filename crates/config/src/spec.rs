@@ -1,0 +1,389 @@
+//! The experiment spec: one typed struct per TAO section (`model`, `dataset`, `re_ranking`,
+//! `train`, `evaluate`, `inference`, `export`) plus reid's own `bench`. Defaults follow TAO's
+//! ReIdentificationNet tables; keys TAO lacks but ONNX models need (e.g. `dataset.channel_order`)
+//! are documented where they are declared.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The whole experiment spec.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Spec {
+    /// TAO's top-level results directory; `-r` on the command line wins.
+    pub results_dir: Option<PathBuf>,
+    /// TAO's top-level model key; `-k` on the command line wins.
+    pub encryption_key: Option<String>,
+    /// Compute threads for inference and evaluation; 0 = all cores.
+    pub num_threads: usize,
+    pub model: ModelConfig,
+    pub dataset: DatasetConfig,
+    pub re_ranking: ReRankingConfig,
+    pub train: TrainConfig,
+    pub evaluate: EvaluateConfig,
+    pub inference: InferenceConfig,
+    pub export: ExportConfig,
+    pub bench: BenchConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Neck {
+    #[serde(rename = "bnneck")]
+    BnNeck,
+    #[serde(rename = "")]
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NeckFeat {
+    Before,
+    After,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricLossType {
+    Triplet,
+    Center,
+    TripletCenter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PretrainChoice {
+    #[serde(rename = "imagenet")]
+    ImageNet,
+    #[serde(rename = "self")]
+    SelfTrained,
+    #[serde(rename = "")]
+    None,
+}
+
+/// `model.*`: the network and how its embedding is read out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    pub backbone: String,
+    pub last_stride: u32,
+    pub pretrain_choice: PretrainChoice,
+    pub pretrained_model_path: Option<PathBuf>,
+    pub input_channels: u32,
+    pub input_width: u32,
+    pub input_height: u32,
+    pub neck: Neck,
+    pub stride_size: Vec<u32>,
+    pub feat_dim: u32,
+    pub no_margin: bool,
+    pub neck_feat: NeckFeat,
+    pub metric_loss_type: MetricLossType,
+    pub with_center_loss: bool,
+    /// Test-time augmentation: the embedding is the sum of the image's and its mirror's.
+    pub with_flip_feature: bool,
+    pub label_smooth: bool,
+    pub pretrain_hw_ratio: f32,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            backbone: "resnet_50".into(),
+            last_stride: 1,
+            pretrain_choice: PretrainChoice::SelfTrained,
+            pretrained_model_path: None,
+            input_channels: 3,
+            input_width: 128,
+            input_height: 256,
+            neck: Neck::BnNeck,
+            stride_size: vec![16, 16],
+            feat_dim: 256,
+            no_margin: true,
+            neck_feat: NeckFeat::After,
+            metric_loss_type: MetricLossType::Triplet,
+            with_center_loss: false,
+            with_flip_feature: false,
+            label_smooth: false,
+            pretrain_hw_ratio: 2.0,
+        }
+    }
+}
+
+/// Colour order of the network input (not in TAO, whose models are all RGB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelOrder {
+    Rgb,
+    Bgr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sampler {
+    Softmax,
+    Triplet,
+    SoftmaxTriplet,
+}
+
+/// `dataset.*`: where the images are and how they become tensors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatasetConfig {
+    pub train_dataset_dir: Option<PathBuf>,
+    pub test_dataset_dir: Option<PathBuf>,
+    pub query_dataset_dir: Option<PathBuf>,
+    pub num_classes: u32,
+    pub batch_size: usize,
+    pub val_batch_size: usize,
+    /// Image decoding threads; 0 = all cores.
+    pub num_workers: usize,
+    /// Per-channel mean in 0–1 units, in the model's channel order.
+    pub pixel_mean: Vec<f32>,
+    /// Per-channel standard deviation in 0–1 units, in the model's channel order.
+    pub pixel_std: Vec<f32>,
+    pub padding: u32,
+    pub prob: f32,
+    pub re_prob: f32,
+    pub sampler: Sampler,
+    pub num_instances: usize,
+    /// Colour order the network expects (reid extension; TAO is always RGB).
+    pub channel_order: ChannelOrder,
+}
+
+impl Default for DatasetConfig {
+    fn default() -> Self {
+        Self {
+            train_dataset_dir: None,
+            test_dataset_dir: None,
+            query_dataset_dir: None,
+            num_classes: 751,
+            batch_size: 64,
+            val_batch_size: 128,
+            num_workers: 0,
+            pixel_mean: vec![0.485, 0.456, 0.406],
+            pixel_std: vec![0.229, 0.224, 0.225],
+            padding: 10,
+            prob: 0.5,
+            re_prob: 0.5,
+            sampler: Sampler::SoftmaxTriplet,
+            num_instances: 4,
+            channel_order: ChannelOrder::Rgb,
+        }
+    }
+}
+
+/// `re_ranking.*`: k-reciprocal re-ranking (Zhong et al. 2017). Off by default (TAO's default is
+/// on): it costs an all-pairs pass over query + gallery, so it is opted into.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReRankingConfig {
+    pub re_ranking: bool,
+    pub k1: usize,
+    pub k2: usize,
+    pub lambda_value: f32,
+}
+
+impl Default for ReRankingConfig {
+    fn default() -> Self {
+        Self {
+            re_ranking: false,
+            k1: 20,
+            k2: 6,
+            lambda_value: 0.3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OptimizerName {
+    #[serde(rename = "SGD", alias = "sgd")]
+    Sgd,
+    #[serde(rename = "Adam", alias = "adam")]
+    Adam,
+    #[serde(rename = "AdamW", alias = "adamw")]
+    AdamW,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WarmupMethod {
+    Linear,
+    Cosine,
+}
+
+/// `train.optim.*`: optimiser, learning-rate schedule and loss weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimConfig {
+    pub name: OptimizerName,
+    pub lr_steps: Vec<u32>,
+    pub gamma: f32,
+    pub bias_lr_factor: f32,
+    pub weight_decay: f32,
+    pub weight_decay_bias: f32,
+    pub warmup_factor: f32,
+    pub warmup_epochs: u32,
+    pub warmup_method: WarmupMethod,
+    pub base_lr: f32,
+    pub momentum: f32,
+    pub nesterov: bool,
+    pub center_loss_weight: f32,
+    pub center_lr: f32,
+    pub triplet_loss_margin: f32,
+    pub large_fc_lr: bool,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        Self {
+            name: OptimizerName::Sgd,
+            lr_steps: vec![40, 70],
+            gamma: 0.1,
+            bias_lr_factor: 2.0,
+            weight_decay: 0.0001,
+            weight_decay_bias: 0.0001,
+            warmup_factor: 0.01,
+            warmup_epochs: 20,
+            warmup_method: WarmupMethod::Cosine,
+            base_lr: 0.0008,
+            momentum: 0.9,
+            nesterov: false,
+            center_loss_weight: 0.0005,
+            center_lr: 0.5,
+            triplet_loss_margin: 0.3,
+            large_fc_lr: false,
+        }
+    }
+}
+
+/// `train.*`: the training loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub results_dir: Option<PathBuf>,
+    pub optim: OptimConfig,
+    pub num_epochs: u32,
+    pub checkpoint_interval: u32,
+    pub clip_grad_norm: f32,
+    pub resume: Option<PathBuf>,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            results_dir: None,
+            optim: OptimConfig::default(),
+            num_epochs: 120,
+            checkpoint_interval: 10,
+            clip_grad_norm: 0.0,
+            resume: None,
+            seed: 1234,
+        }
+    }
+}
+
+/// Distance used to rank the gallery (features are L2-normalised first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    /// Euclidean distance between L2-normalised features (TAO's choice).
+    Euclidean,
+    /// `1 − cos`, clipped at 0; ranks exactly as `euclidean`.
+    Cosine,
+}
+
+/// `evaluate.*`: the `reid evaluate` command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvaluateConfig {
+    pub checkpoint: Option<PathBuf>,
+    pub test_dataset: Option<PathBuf>,
+    pub query_dataset: Option<PathBuf>,
+    pub output_sampled_matches_plot: Option<PathBuf>,
+    pub output_cmc_curve_plot: Option<PathBuf>,
+    /// An embeddings JSON (as written by `reid inference`) to evaluate without a model.
+    pub features: Option<PathBuf>,
+    pub metric: Metric,
+    /// Queries shown in the sampled-matches plot.
+    pub num_sampled_matches: usize,
+}
+
+impl Default for EvaluateConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint: None,
+            test_dataset: None,
+            query_dataset: None,
+            output_sampled_matches_plot: None,
+            output_cmc_curve_plot: None,
+            features: None,
+            metric: Metric::Euclidean,
+            num_sampled_matches: 10,
+        }
+    }
+}
+
+/// `inference.*`: the `reid inference` command.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InferenceConfig {
+    pub checkpoint: Option<PathBuf>,
+    pub output_file: Option<PathBuf>,
+    pub test_dataset: Option<PathBuf>,
+    pub query_dataset: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportDataType {
+    Fp32,
+    Fp16,
+    Int8,
+}
+
+/// `export.*`: the `reid export` command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExportConfig {
+    pub checkpoint: Option<PathBuf>,
+    pub onnx_file: Option<PathBuf>,
+    pub data_type: ExportDataType,
+    /// −1 exports a dynamic batch dimension.
+    pub batch_size: i64,
+    pub cal_image_dir: Option<PathBuf>,
+    pub cal_batches: usize,
+}
+
+impl Default for ExportConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint: None,
+            onnx_file: None,
+            data_type: ExportDataType::Fp32,
+            batch_size: -1,
+            cal_image_dir: None,
+            cal_batches: 10,
+        }
+    }
+}
+
+/// `bench.*`: the `reid bench` command (reid's own section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BenchConfig {
+    pub checkpoint: Option<PathBuf>,
+    pub batch_sizes: Vec<usize>,
+    /// Timed runs per batch size, after one warm-up run.
+    pub iterations: usize,
+    pub output_file: Option<PathBuf>,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint: None,
+            batch_sizes: vec![1, 8, 32],
+            iterations: 10,
+            output_file: None,
+        }
+    }
+}

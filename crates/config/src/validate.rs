@@ -1,0 +1,65 @@
+//! Range checks that types alone cannot express (positive sizes, three-channel statistics, …).
+
+use crate::error::ConfigError;
+use crate::spec::Spec;
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+impl Spec {
+    /// Checks value ranges; [`Spec::load`] calls it after applying overrides.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let m = &self.model;
+        let d = &self.dataset;
+        for (key, v) in [
+            ("model.input_width", m.input_width),
+            ("model.input_height", m.input_height),
+            ("model.feat_dim", m.feat_dim),
+        ] {
+            if v == 0 {
+                return Err(invalid(key, "must be > 0"));
+            }
+        }
+        if m.input_channels != 3 {
+            return Err(invalid(
+                "model.input_channels",
+                "only 3-channel input is supported",
+            ));
+        }
+        for (key, v) in [
+            ("dataset.pixel_mean", &d.pixel_mean),
+            ("dataset.pixel_std", &d.pixel_std),
+        ] {
+            if v.len() != 3 {
+                return Err(invalid(key, format!("needs 3 values, got {}", v.len())));
+            }
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(invalid(key, "values must be finite"));
+            }
+        }
+        if d.pixel_std.iter().any(|&s| s <= 0.0) {
+            return Err(invalid("dataset.pixel_std", "values must be > 0"));
+        }
+        if d.val_batch_size == 0 {
+            return Err(invalid("dataset.val_batch_size", "must be > 0"));
+        }
+        let r = &self.re_ranking;
+        if r.k1 == 0 || r.k2 == 0 {
+            return Err(invalid("re_ranking.k1/k2", "must be > 0"));
+        }
+        if !(0.0..=1.0).contains(&r.lambda_value) {
+            return Err(invalid("re_ranking.lambda_value", "must be in [0, 1]"));
+        }
+        if self.bench.batch_sizes.is_empty() || self.bench.batch_sizes.contains(&0) {
+            return Err(invalid("bench.batch_sizes", "needs batch sizes > 0"));
+        }
+        if self.bench.iterations == 0 {
+            return Err(invalid("bench.iterations", "must be > 0"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,12 @@
+//! reid's data stage: Market-1501 datasets (`dataset`), the single pre-processing path every
+//! command uses (`preprocess`), feature matrices and embeddings files (`features`).
+
+pub mod dataset;
+mod error;
+pub mod features;
+pub mod preprocess;
+
+pub use dataset::{ImageRecord, ImageSet, Skipped};
+pub use error::DataError;
+pub use features::{EmbeddingRecord, Features, SetName};
+pub use preprocess::{Batch, Preprocessor};

@@ -1,0 +1,201 @@
+//! The one pre-processing path from an image file to a network input, shared by every command:
+//! decode (format from the content), resize to `model.input_height × input_width` with an
+//! antialiasing triangle filter (like PIL's bilinear), channel order, then `(x/255 − mean) / std`
+//! into an NCHW float batch; `mirror` flips a batch for flip test-time augmentation.
+
+use crate::dataset::Skipped;
+use crate::error::DataError;
+use image::{RgbImage, imageops::FilterType};
+use rayon::prelude::*;
+use reid_config::{ChannelOrder, Spec};
+use std::path::{Path, PathBuf};
+
+/// Resize + normalisation settings for one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preprocessor {
+    pub height: u32,
+    pub width: u32,
+    /// Mean per channel in 0–1 units, in `channel_order`.
+    pub mean: [f32; 3],
+    /// Standard deviation per channel in 0–1 units, in `channel_order`.
+    pub std: [f32; 3],
+    pub channel_order: ChannelOrder,
+}
+
+/// A batch in NCHW layout plus the inputs that could not be used.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// `ok.len() × 3 × height × width` values.
+    pub tensor: Vec<f32>,
+    /// Indices (into the requested paths) of the images in `tensor`, in order.
+    pub ok: Vec<usize>,
+    pub failed: Vec<Skipped>,
+}
+
+impl Preprocessor {
+    /// Settings from `model.input_*` and `dataset.pixel_mean/pixel_std/channel_order`
+    /// (already validated to hold three values each).
+    pub fn from_spec(spec: &Spec) -> Self {
+        let three = |v: &[f32]| [v[0], v[1], v[2]];
+        Self {
+            height: spec.model.input_height,
+            width: spec.model.input_width,
+            mean: three(&spec.dataset.pixel_mean),
+            std: three(&spec.dataset.pixel_std),
+            channel_order: spec.dataset.channel_order,
+        }
+    }
+
+    /// Values per image in the batch tensor.
+    pub fn image_len(&self) -> usize {
+        3 * (self.height * self.width) as usize
+    }
+
+    /// Decodes `path` to RGB, guessing the format from the content, not the extension.
+    pub fn decode(path: &Path) -> Result<RgbImage, DataError> {
+        let decode_err = |message: String| DataError::Decode {
+            path: path.to_owned(),
+            message,
+        };
+        let reader = image::ImageReader::open(path)
+            .map_err(|source| DataError::Io {
+                path: path.to_owned(),
+                source,
+            })?
+            .with_guessed_format()
+            .map_err(|e| decode_err(e.to_string()))?;
+        let img = reader.decode().map_err(|e| decode_err(e.to_string()))?;
+        Ok(img.to_rgb8())
+    }
+
+    /// Resizes to the network input size.
+    pub fn resize(&self, img: &RgbImage) -> RgbImage {
+        if img.dimensions() == (self.width, self.height) {
+            return img.clone();
+        }
+        image::imageops::resize(img, self.width, self.height, FilterType::Triangle)
+    }
+
+    /// Writes an image already at the input size into `out` (CHW), normalised.
+    pub fn write_chw(&self, img: &RgbImage, out: &mut [f32]) {
+        let (w, h) = (self.width as usize, self.height as usize);
+        assert_eq!(img.dimensions(), (self.width, self.height), "resize first");
+        assert_eq!(out.len(), 3 * w * h);
+        let src_channel = match self.channel_order {
+            ChannelOrder::Rgb => [0, 1, 2],
+            ChannelOrder::Bgr => [2, 1, 0],
+        };
+        let raw = img.as_raw();
+        for (c, plane) in out.chunks_exact_mut(w * h).enumerate() {
+            let scale = 1.0 / (255.0 * self.std[c]);
+            let shift = self.mean[c] / self.std[c];
+            let sc = src_channel[c];
+            for (y, row) in plane.chunks_exact_mut(w).enumerate() {
+                let src_row = &raw[y * w * 3..(y + 1) * w * 3];
+                for (v, px) in row.iter_mut().zip(src_row.chunks_exact(3)) {
+                    *v = f32::from(px[sc]) * scale - shift;
+                }
+            }
+        }
+    }
+
+    /// Decodes, resizes and normalises one file into a CHW tensor.
+    pub fn load(&self, path: &Path) -> Result<Vec<f32>, DataError> {
+        let img = self.resize(&Self::decode(path)?);
+        let mut out = vec![0.0; self.image_len()];
+        self.write_chw(&img, &mut out);
+        Ok(out)
+    }
+
+    /// Mirrors every image of an NCHW batch left–right, in place.
+    pub fn mirror(&self, tensor: &mut [f32]) {
+        tensor
+            .chunks_exact_mut(self.width as usize)
+            .for_each(|row| row.reverse());
+    }
+
+    /// Loads `paths` in parallel (on the current rayon pool) into one NCHW batch. Images that fail
+    /// to decode are left out and reported in [`Batch::failed`]; the call itself never fails.
+    pub fn load_batch(&self, paths: &[PathBuf]) -> Batch {
+        let results: Vec<Result<Vec<f32>, DataError>> =
+            paths.par_iter().map(|p| self.load(p)).collect();
+        let mut batch = Batch {
+            tensor: Vec::with_capacity(paths.len() * self.image_len()),
+            ..Batch::default()
+        };
+        for (i, (r, path)) in results.into_iter().zip(paths).enumerate() {
+            match r {
+                Ok(t) => {
+                    batch.tensor.extend_from_slice(&t);
+                    batch.ok.push(i);
+                }
+                Err(e) => batch.failed.push(Skipped {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        batch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pre(order: ChannelOrder) -> Preprocessor {
+        Preprocessor {
+            height: 2,
+            width: 2,
+            mean: [0.5, 0.25, 0.0],
+            std: [0.5, 0.25, 1.0],
+            channel_order: order,
+        }
+    }
+
+    #[test]
+    fn normalises_in_channel_order_and_flips() {
+        let mut img = RgbImage::new(2, 2);
+        img.put_pixel(0, 0, image::Rgb([255, 0, 51]));
+        img.put_pixel(1, 0, image::Rgb([0, 255, 102]));
+        let mut out = vec![0.0; 12];
+        let rgb = pre(ChannelOrder::Rgb);
+        rgb.write_chw(&img, &mut out);
+        // R plane: (1 − 0.5)/0.5 = 1, (0 − 0.5)/0.5 = −1; G plane: (0 − .25)/.25 = −1, (1 − .25)/.25 = 3.
+        assert_eq!(&out[0..2], &[1.0, -1.0]);
+        assert_eq!(&out[4..6], &[-1.0, 3.0]);
+        assert!((out[8] - 0.2).abs() < 1e-6 && (out[9] - 0.4).abs() < 1e-6);
+        rgb.mirror(&mut out);
+        assert_eq!(&out[0..2], &[-1.0, 1.0]);
+        assert_eq!(&out[4..6], &[3.0, -1.0]);
+        pre(ChannelOrder::Bgr).write_chw(&img, &mut out);
+        // First plane is now blue, normalised with the first mean/std.
+        assert!((out[0] - (0.2 - 0.5) / 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn corrupt_files_are_reported_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("0001_c1s1_000001_00.png");
+        RgbImage::from_pixel(5, 9, image::Rgb([10, 20, 30]))
+            .save(&good)
+            .unwrap();
+        let bad = dir.path().join("0001_c1s1_000002_00.jpg");
+        std::fs::write(&bad, b"not a jpeg").unwrap();
+        let p = Preprocessor {
+            height: 8,
+            width: 4,
+            ..pre(ChannelOrder::Rgb)
+        };
+        let batch = p.load_batch(&[bad.clone(), good]);
+        assert_eq!(batch.ok, vec![1]);
+        assert_eq!(batch.tensor.len(), p.image_len());
+        assert_eq!(batch.failed.len(), 1);
+        assert_eq!(batch.failed[0].path, bad);
+        assert!(
+            batch.failed[0].reason.contains("cannot decode"),
+            "{}",
+            batch.failed[0].reason
+        );
+    }
+}
