@@ -1,11 +1,12 @@
 //! The one pre-processing path from an image file to a network input, shared by every command:
 //! decode (format from the content), resize to `model.input_height × input_width` with an
-//! antialiasing triangle filter (like PIL's bilinear), channel order, then `(x/255 − mean) / std`
+//! antialiasing bilinear filter (PIL's, SIMD via fast_image_resize), channel order, then `(x/255 − mean) / std`
 //! into an NCHW float batch; `mirror` flips a batch for flip test-time augmentation.
 
 use crate::dataset::Skipped;
 use crate::error::DataError;
-use image::{RgbImage, imageops::FilterType};
+use fast_image_resize::{self as fr, images::Image as FrImage};
+use image::RgbImage;
 use rayon::prelude::*;
 use reid_config::{ChannelOrder, Spec};
 use std::path::{Path, PathBuf};
@@ -69,11 +70,21 @@ impl Preprocessor {
     }
 
     /// Resizes to the network input size.
-    pub fn resize(&self, img: &RgbImage) -> RgbImage {
+    pub fn resize(&self, img: &RgbImage) -> Result<RgbImage, String> {
         if img.dimensions() == (self.width, self.height) {
-            return img.clone();
+            return Ok(img.clone());
         }
-        image::imageops::resize(img, self.width, self.height, FilterType::Triangle)
+        let src =
+            fr::images::ImageRef::new(img.width(), img.height(), img.as_raw(), fr::PixelType::U8x3)
+                .map_err(|e| e.to_string())?;
+        let mut dst = FrImage::new(self.width, self.height, fr::PixelType::U8x3);
+        let options = fr::ResizeOptions::new()
+            .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
+        fr::Resizer::new()
+            .resize(&src, &mut dst, &options)
+            .map_err(|e| e.to_string())?;
+        RgbImage::from_raw(self.width, self.height, dst.into_vec())
+            .ok_or_else(|| "resized buffer has the wrong size".to_owned())
     }
 
     /// Writes an image already at the input size into `out` (CHW), normalised.
@@ -101,7 +112,12 @@ impl Preprocessor {
 
     /// Decodes, resizes and normalises one file into a CHW tensor.
     pub fn load(&self, path: &Path) -> Result<Vec<f32>, DataError> {
-        let img = self.resize(&Self::decode(path)?);
+        let img = self
+            .resize(&Self::decode(path)?)
+            .map_err(|message| DataError::Decode {
+                path: path.to_owned(),
+                message,
+            })?;
         let mut out = vec![0.0; self.image_len()];
         self.write_chw(&img, &mut out);
         Ok(out)

@@ -1,5 +1,5 @@
-//! Feature extraction over a list of images: batches are decoded on a worker pool while the
-//! model runs the previous batch, with a progress bar (img/s, ETA), optional flip test-time
+//! Feature extraction over a list of images: each batch is decoded on a worker pool, then
+//! embedded by the model, with a progress bar (img/s, ETA), optional flip test-time
 //! augmentation (embedding of the image plus that of its mirror), and a check that every
 //! embedding is finite. Images that fail to decode are reported and left out.
 
@@ -8,7 +8,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use reid_data::{Features, Preprocessor, Skipped};
 use reid_modeling::Embedder;
 use std::path::PathBuf;
-use std::sync::mpsc;
 
 /// How to run a model over images.
 #[derive(Debug, Clone)]
@@ -70,46 +69,40 @@ pub fn extract(
         ok: Vec::with_capacity(paths.len()),
         failed: Vec::new(),
     };
-    std::thread::scope(|scope| -> Result<(), EngineError> {
-        // Decoding runs one batch ahead of the model.
-        let (tx, rx) = mpsc::sync_channel(1);
-        scope.spawn(move || {
-            for (b, chunk) in paths.chunks(batch_size).enumerate() {
-                let batch = pool.install(|| pre.load_batch(chunk));
-                if tx.send((b * batch_size, batch)).is_err() {
-                    break;
-                }
+    // Decoding takes every core, then the model does. Overlapping the two (a decoder thread
+    // one batch ahead, also at idle priority) measured slower or no faster on 2 cores: the
+    // model's threads then wait for preempted peers (benches/results/extraction_vs_ort_*).
+    let batches = paths
+        .chunks(batch_size)
+        .enumerate()
+        .map(|(b, chunk)| (b * batch_size, pool.install(|| pre.load_batch(chunk))));
+    for (offset, mut batch) in batches {
+        let done = (batch.ok.len() + batch.failed.len()) as u64;
+        out.failed.append(&mut batch.failed);
+        let n = batch.ok.len();
+        if n > 0 {
+            let mut feats = model.embed(&batch.tensor, n, pre.height, pre.width)?;
+            if opts.flip {
+                pre.mirror(&mut batch.tensor);
+                let mirrored = model.embed(&batch.tensor, n, pre.height, pre.width)?;
+                feats
+                    .data
+                    .iter_mut()
+                    .zip(&mirrored.data)
+                    .for_each(|(a, b)| *a += b);
             }
-        });
-        for (offset, mut batch) in rx {
-            let done = (batch.ok.len() + batch.failed.len()) as u64;
-            out.failed.append(&mut batch.failed);
-            let n = batch.ok.len();
-            if n > 0 {
-                let mut feats = model.embed(&batch.tensor, n, pre.height, pre.width)?;
-                if opts.flip {
-                    pre.mirror(&mut batch.tensor);
-                    let mirrored = model.embed(&batch.tensor, n, pre.height, pre.width)?;
-                    feats
-                        .data
-                        .iter_mut()
-                        .zip(&mirrored.data)
-                        .for_each(|(a, b)| *a += b);
-                }
-                if let Some(row) = feats.first_non_finite_row() {
-                    return Err(EngineError::NonFinite {
-                        model: model.describe(),
-                        image: paths[offset + batch.ok[row]].clone(),
-                    });
-                }
-                out.features.dim = feats.dim;
-                out.features.data.extend_from_slice(&feats.data);
-                out.ok.extend(batch.ok.iter().map(|i| offset + i));
+            if let Some(row) = feats.first_non_finite_row() {
+                return Err(EngineError::NonFinite {
+                    model: model.describe(),
+                    image: paths[offset + batch.ok[row]].clone(),
+                });
             }
-            bar.inc(done);
+            out.features.dim = feats.dim;
+            out.features.data.extend_from_slice(&feats.data);
+            out.ok.extend(batch.ok.iter().map(|i| offset + i));
         }
-        Ok(())
-    })?;
+        bar.inc(done);
+    }
     bar.finish_and_clear();
     if out.ok.is_empty() {
         return Err(EngineError::NoImages {

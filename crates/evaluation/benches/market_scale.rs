@@ -36,7 +36,7 @@ fn side(rng: &mut Rng, centres: &[f32], n: usize) -> (Features, Vec<i32>, Vec<u3
     for _ in 0..n {
         let pid = rng.next() % NUM_IDS;
         let c = &centres[pid as usize * DIM..(pid as usize + 1) * DIM];
-        f.data.extend(c.iter().map(|v| v + 1.5 * rng.unit()));
+        f.data.extend(c.iter().map(|v| v + 4.0 * rng.unit()));
         pids.push(pid as i32 + 1);
         cams.push((rng.next() % 6) as u32 + 1);
     }
