@@ -41,8 +41,8 @@ impl Metrics {
 /// Per-query outcome: the 0-based ranks of its true matches among the kept gallery items.
 struct QueryRanks(Vec<usize>);
 
-/// Ranks (0-based, in the kept list) of the true matches of query `qi`, ascending; `None` when
-/// the query has no true match left after the same-camera removal.
+/// Ranks (0-based, in the kept list) of the true matches of a query given its distance `row`,
+/// ascending; `None` when the query has no true match left after the same-camera removal.
 fn positive_ranks(row: &[f32], q_pid: i32, q_cam: u32, gallery: Labels) -> Option<QueryRanks> {
     let mut positives: Vec<(f32, usize)> = (0..row.len())
         .filter(|&j| gallery.pids[j] == q_pid && gallery.camids[j] != q_cam)

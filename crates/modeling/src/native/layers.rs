@@ -1,0 +1,97 @@
+//! Building blocks shared by the native (Burn) networks: convolution + BatchNorm + optional
+//! ReLU6, and the BNNeck embedding head of the BoT recipe.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu6;
+use reid_config::NeckFeat;
+
+/// `k × k` convolution (no bias, "same" padding, optional groups) → BatchNorm → ReLU6 if `act`.
+#[derive(Module, Debug)]
+pub struct ConvBn {
+    pub conv: Conv2d,
+    pub bn: BatchNorm,
+    pub act: bool,
+}
+
+impl ConvBn {
+    pub fn new(
+        channels: [usize; 2],
+        kernel: usize,
+        stride: usize,
+        groups: usize,
+        act: bool,
+        device: &Device,
+    ) -> Self {
+        let p = (kernel - 1) / 2;
+        Self {
+            conv: Conv2dConfig::new(channels, [kernel, kernel])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                .with_groups(groups)
+                .with_bias(false)
+                .init(device),
+            bn: BatchNormConfig::new(channels[1]).init(device),
+            act,
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self.bn.forward(self.conv.forward(x));
+        if self.act { relu6(x) } else { x }
+    }
+}
+
+/// Global average pooling → optional linear reduction to `feat_dim` → BatchNorm1d neck (its
+/// bias frozen in training, BoT) → linear classifier without bias.
+#[derive(Module, Debug)]
+pub struct BnNeckHead {
+    pub pool: AdaptiveAvgPool2d,
+    pub reduction: Option<Linear>,
+    pub bnneck: Option<BatchNorm>,
+    pub classifier: Linear,
+}
+
+impl BnNeckHead {
+    pub fn new(
+        in_channels: usize,
+        feat_dim: usize,
+        bnneck: bool,
+        num_classes: usize,
+        device: &Device,
+    ) -> Self {
+        Self {
+            pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            reduction: (feat_dim != in_channels)
+                .then(|| LinearConfig::new(in_channels, feat_dim).with_bias(false).init(device)),
+            bnneck: bnneck.then(|| BatchNormConfig::new(feat_dim).init(device)),
+            classifier: LinearConfig::new(feat_dim, num_classes).with_bias(false).init(device),
+        }
+    }
+
+    fn global(&self, fmap: Tensor<4>) -> Tensor<2> {
+        let g: Tensor<2> = self.pool.forward(fmap).flatten(1, 3);
+        match &self.reduction {
+            Some(r) => r.forward(g),
+            None => g,
+        }
+    }
+
+    fn neck(&self, global: Tensor<2>) -> Tensor<2> {
+        match &self.bnneck {
+            Some(bn) => bn.forward(global),
+            None => global,
+        }
+    }
+
+    /// The embedding at test time.
+    pub fn embed(&self, fmap: Tensor<4>, neck_feat: NeckFeat) -> Tensor<2> {
+        let g = self.global(fmap);
+        match neck_feat {
+            NeckFeat::Before => g,
+            NeckFeat::After => self.neck(g),
+        }
+    }
+}
