@@ -47,7 +47,11 @@ impl Experiment {
 
     /// Opens a model with the spec's thread count.
     pub fn open_model(&self, path: &Path) -> Result<Box<dyn Embedder>> {
-        Ok(reid_modeling::open_model(path, self.spec.num_threads)?)
+        Ok(reid_modeling::open_model(
+            path,
+            self.spec.num_threads,
+            self.spec.device,
+        )?)
     }
 
     pub fn preprocessor(&self) -> Preprocessor {
@@ -55,6 +59,7 @@ impl Experiment {
     }
 
     /// Embeds `paths` with the spec's batch size, workers and flip setting, logging skipped files.
+    /// A model that records its own pre-processing (a native checkpoint) is fed with that.
     pub fn embed(
         &self,
         model: &mut dyn Embedder,
@@ -68,7 +73,8 @@ impl Experiment {
             label: label.to_owned(),
         };
         let started = std::time::Instant::now();
-        let out = reid_engine::extract(model, &self.preprocessor(), paths, &opts)?;
+        let pre = model.preprocessor().unwrap_or_else(|| self.preprocessor());
+        let out = reid_engine::extract(model, &pre, paths, &opts)?;
         let secs = started.elapsed().as_secs_f64();
         tracing::info!(
             "{label}: {} images embedded ({}-d) in {secs:.1} s, {:.1} img/s",

@@ -388,3 +388,93 @@ fn wrong_models_are_clear_errors() {
     ]));
     assert!(err.contains("NaN") && err.contains(".jpg"), "{err}");
 }
+
+#[test]
+fn native_checkpoints_run_through_inference_and_evaluate() {
+    use reid_modeling::native::{checkpoint, net, pretrained};
+    let (Some(data), Some(py)) = (shared_data(), python()) else {
+        return;
+    };
+    // An ImageNet MobileNetV2 whose embedding is its pooled 1280-d output (no training yet).
+    let spec = reid_config::Spec::from_yaml_str(
+        "model: {backbone: mobilenet_v2, last_stride: 2, feat_dim: 1280, neck_feat: before}\n",
+        "test",
+        &[],
+    )
+    .unwrap();
+    let cfg = net::NetConfig::from_spec(&spec).unwrap();
+    let device = reid_modeling::device(reid_config::DeviceKind::Cpu).unwrap();
+    let mut imagenet = net::ReidNet::new(&cfg, &device);
+    let weights = data.join("models/pretrained/mobilenet_v2_imagenet_features.safetensors");
+    pretrained::load_backbone(&mut imagenet, &weights).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("imagenet.ckpt");
+    let header = checkpoint::CheckpointHeader {
+        net: cfg.clone(),
+        epoch: 0,
+    };
+    checkpoint::save(&ckpt, &header, &imagenet).unwrap();
+    let r = dir.path().to_str().unwrap();
+    let emb = dir.path().join("emb.json");
+    let ckpt_arg = |section: &str| format!("{section}.checkpoint={}", ckpt.display());
+    ok(&reid(&[
+        "inference",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        r,
+        &ckpt_arg("inference"),
+        &format!("inference.output_file={}", emb.display()),
+    ]));
+    let stdout = ok(&reid(&[
+        "evaluate",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        r,
+        &ckpt_arg("evaluate"),
+    ]));
+    assert!(stdout.contains("mAP"), "{stdout}");
+
+    // Two real crops through reid's pre-processing, then an independent numpy MobileNetV2.
+    let records = reid_data::features::read_embeddings(&emb).unwrap();
+    assert_eq!(records.len(), 158);
+    let pick = [&records[0], &records[100]];
+    let paths: Vec<PathBuf> = pick.iter().map(|r| repo().join(&r.img_path)).collect();
+    let batch = cfg.preprocessor().load_batch(&paths);
+    let (xin, yout) = (dir.path().join("x.f32"), dir.path().join("y.f32"));
+    std::fs::write(
+        &xin,
+        batch
+            .tensor
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let status = Command::new(py)
+        .arg(repo().join("scripts/mobilenet_v2_reference.py"))
+        .arg(&weights)
+        .arg(&xin)
+        .args(["2", "256", "128"])
+        .arg(&yout)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let reference: Vec<f32> = std::fs::read(&yout)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let ours: Vec<f32> = pick
+        .iter()
+        .flat_map(|r| r.embedding.iter().copied())
+        .collect();
+    assert_eq!(ours.len(), reference.len());
+    let max_diff = ours
+        .iter()
+        .zip(&reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(max_diff < 1e-4, "max |reid − numpy| = {max_diff}");
+}

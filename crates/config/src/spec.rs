@@ -16,6 +16,8 @@ pub struct Spec {
     pub encryption_key: Option<String>,
     /// Compute threads for inference and evaluation; 0 = all cores.
     pub num_threads: usize,
+    /// Where native (Burn) models run: `cpu`, or a GPU backend reid was built with.
+    pub device: DeviceKind,
     pub model: ModelConfig,
     pub dataset: DatasetConfig,
     pub re_ranking: ReRankingConfig,
@@ -24,6 +26,17 @@ pub struct Spec {
     pub inference: InferenceConfig,
     pub export: ExportConfig,
     pub bench: BenchConfig,
+}
+
+/// Device for native models (`device`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    /// Burn's pure-Rust `flex` CPU backend.
+    #[default]
+    Cpu,
+    /// Burn's `wgpu` backend (Cargo feature `wgpu`).
+    Wgpu,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,8 +19,14 @@ pub enum ModelError {
     Shape { path: PathBuf, message: String },
     #[error("model {}: inference failed: {message}", path.display())]
     Run { path: PathBuf, message: String },
+    #[error("checkpoint {}: {message}", path.display())]
+    Checkpoint { path: PathBuf, message: String },
+    #[error("{0}")]
+    Config(String),
+    #[error("device `{0}` is not available: this reid was built without its Cargo feature")]
+    DeviceUnavailable(&'static str),
     #[error(
-        "model {}: `{ext}` files are not supported (use an .onnx model)",
+        "model {}: `{ext}` files are not supported (use an .onnx model or a reid .ckpt checkpoint)",
         path.display()
     )]
     UnsupportedFormat { path: PathBuf, ext: String },

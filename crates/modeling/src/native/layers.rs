@@ -64,10 +64,15 @@ impl BnNeckHead {
     ) -> Self {
         Self {
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
-            reduction: (feat_dim != in_channels)
-                .then(|| LinearConfig::new(in_channels, feat_dim).with_bias(false).init(device)),
+            reduction: (feat_dim != in_channels).then(|| {
+                LinearConfig::new(in_channels, feat_dim)
+                    .with_bias(false)
+                    .init(device)
+            }),
             bnneck: bnneck.then(|| BatchNormConfig::new(feat_dim).init(device)),
-            classifier: LinearConfig::new(feat_dim, num_classes).with_bias(false).init(device),
+            classifier: LinearConfig::new(feat_dim, num_classes)
+                .with_bias(false)
+                .init(device),
         }
     }
 

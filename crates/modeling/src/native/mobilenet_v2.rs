@@ -63,7 +63,13 @@ impl MobileNetV2 {
         let mut cin = 32;
         for (t, c, n, s) in setting {
             for i in 0..n {
-                blocks.push(InvertedResidual::new(cin, c, if i == 0 { s } else { 1 }, t, device));
+                blocks.push(InvertedResidual::new(
+                    cin,
+                    c,
+                    if i == 0 { s } else { 1 },
+                    t,
+                    device,
+                ));
                 cin = c;
             }
         }
@@ -101,9 +107,20 @@ pub fn torchvision_key(name: &str) -> Option<String> {
             let layers: &[&str] = if index == 1 {
                 &["dw.conv", "dw.bn", "", "project.conv", "project.bn"]
             } else {
-                &["expand.conv", "expand.bn", "", "dw.conv", "dw.bn", "", "project.conv", "project.bn"]
+                &[
+                    "expand.conv",
+                    "expand.bn",
+                    "",
+                    "dw.conv",
+                    "dw.bn",
+                    "",
+                    "project.conv",
+                    "project.bn",
+                ]
             };
-            let layer = layers.get(i.parse::<usize>().ok()?).filter(|l| !l.is_empty())?;
+            let layer = layers
+                .get(i.parse::<usize>().ok()?)
+                .filter(|l| !l.is_empty())?;
             Some(format!("blocks.{}.{layer}.{leaf}", index - 1))
         }
         _ => None,
@@ -116,12 +133,30 @@ mod tests {
 
     #[test]
     fn maps_torchvision_names() {
-        assert_eq!(torchvision_key("features.0.0.weight").as_deref(), Some("stem.conv.weight"));
-        assert_eq!(torchvision_key("features.0.1.running_var").as_deref(), Some("stem.bn.running_var"));
-        assert_eq!(torchvision_key("features.1.conv.3.weight").as_deref(), Some("blocks.0.project.conv.weight"));
-        assert_eq!(torchvision_key("features.5.conv.4.bias").as_deref(), Some("blocks.4.dw.bn.bias"));
-        assert_eq!(torchvision_key("features.18.1.weight").as_deref(), Some("last.bn.weight"));
-        assert_eq!(torchvision_key("features.3.conv.1.num_batches_tracked"), None);
+        assert_eq!(
+            torchvision_key("features.0.0.weight").as_deref(),
+            Some("stem.conv.weight")
+        );
+        assert_eq!(
+            torchvision_key("features.0.1.running_var").as_deref(),
+            Some("stem.bn.running_var")
+        );
+        assert_eq!(
+            torchvision_key("features.1.conv.3.weight").as_deref(),
+            Some("blocks.0.project.conv.weight")
+        );
+        assert_eq!(
+            torchvision_key("features.5.conv.4.bias").as_deref(),
+            Some("blocks.4.dw.bn.bias")
+        );
+        assert_eq!(
+            torchvision_key("features.18.1.weight").as_deref(),
+            Some("last.bn.weight")
+        );
+        assert_eq!(
+            torchvision_key("features.3.conv.1.num_batches_tracked"),
+            None
+        );
         assert_eq!(torchvision_key("features.3.conv.2.weight"), None);
         assert_eq!(torchvision_key("classifier.1.weight"), None);
     }

@@ -1,0 +1,72 @@
+//! Networks reid builds and runs itself with Burn (the device is chosen at run time): layers,
+//! backbones, the BNNeck network, checkpoints, ImageNet weights, and the [`NativeModel`]
+//! embedder that runs a checkpoint.
+
+pub mod checkpoint;
+mod layers;
+pub mod mobilenet_v2;
+pub mod net;
+pub mod pretrained;
+
+use crate::embedder::Embedder;
+use crate::error::ModelError;
+use burn::prelude::*;
+use net::{NetConfig, ReidNet};
+use reid_data::{Features, Preprocessor};
+use std::path::{Path, PathBuf};
+
+/// A native checkpoint opened for inference.
+pub struct NativeModel {
+    path: PathBuf,
+    net: ReidNet,
+    config: NetConfig,
+    device: Device,
+}
+
+impl NativeModel {
+    pub fn open(path: &Path, device: Device) -> Result<Self, ModelError> {
+        let (header, net) = checkpoint::load(path, &device)?;
+        Ok(Self {
+            path: path.to_owned(),
+            net,
+            config: header.net,
+            device,
+        })
+    }
+}
+
+impl Embedder for NativeModel {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn input_size(&self) -> (Option<u32>, Option<u32>) {
+        (
+            Some(self.config.input_height),
+            Some(self.config.input_width),
+        )
+    }
+
+    fn max_batch(&self) -> Option<usize> {
+        None
+    }
+
+    fn preprocessor(&self) -> Option<Preprocessor> {
+        Some(self.config.preprocessor())
+    }
+
+    fn embed(&mut self, tensor: &[f32], n: usize, h: u32, w: u32) -> Result<Features, ModelError> {
+        let shape = [n, 3, h as usize, w as usize];
+        let x = Tensor::<4>::from_data(TensorData::new(tensor.to_vec(), shape), &self.device);
+        let out = self.net.embed(x, self.config.neck_feat);
+        let dim = out.dims()[1];
+        let data = out
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| ModelError::Run {
+                path: self.path.clone(),
+                message: format!("{e:?}"),
+            })?;
+        Ok(Features::from_rows(dim, data))
+    }
+}

@@ -1,0 +1,101 @@
+//! The native ReID network: a backbone and the BNNeck head, described by [`NetConfig`] (which
+//! a checkpoint stores next to the weights, with the pre-processing the network expects).
+
+use super::layers::BnNeckHead;
+use super::mobilenet_v2::{self, MobileNetV2};
+use crate::error::ModelError;
+use burn::prelude::*;
+use reid_config::{ChannelOrder, Neck, NeckFeat, Spec};
+use reid_data::Preprocessor;
+use serde::{Deserialize, Serialize};
+
+/// Backbones reid can build natively.
+pub const BACKBONES: &[&str] = &["mobilenet_v2"];
+
+/// Everything needed to rebuild a network and feed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetConfig {
+    pub backbone: String,
+    pub last_stride: usize,
+    pub feat_dim: usize,
+    pub neck: Neck,
+    pub neck_feat: NeckFeat,
+    pub num_classes: usize,
+    pub input_height: u32,
+    pub input_width: u32,
+    pub pixel_mean: [f32; 3],
+    pub pixel_std: [f32; 3],
+    pub channel_order: ChannelOrder,
+}
+
+impl NetConfig {
+    /// The network the spec's `model.*` and `dataset.*` keys describe.
+    pub fn from_spec(spec: &Spec) -> Result<Self, ModelError> {
+        let m = &spec.model;
+        if !BACKBONES.contains(&m.backbone.as_str()) {
+            return Err(ModelError::Config(format!(
+                "model.backbone `{}` cannot be built natively yet; available: {}",
+                m.backbone,
+                BACKBONES.join(", ")
+            )));
+        }
+        if !matches!(m.last_stride, 1 | 2) {
+            return Err(ModelError::Config(
+                "model.last_stride must be 1 or 2".into(),
+            ));
+        }
+        let pre = Preprocessor::from_spec(spec);
+        Ok(Self {
+            backbone: m.backbone.clone(),
+            last_stride: m.last_stride as usize,
+            feat_dim: m.feat_dim as usize,
+            neck: m.neck,
+            neck_feat: m.neck_feat,
+            num_classes: spec.dataset.num_classes as usize,
+            input_height: pre.height,
+            input_width: pre.width,
+            pixel_mean: pre.mean,
+            pixel_std: pre.std,
+            channel_order: pre.channel_order,
+        })
+    }
+
+    /// The pre-processing the network was built for.
+    pub fn preprocessor(&self) -> Preprocessor {
+        Preprocessor {
+            height: self.input_height,
+            width: self.input_width,
+            mean: self.pixel_mean,
+            std: self.pixel_std,
+            channel_order: self.channel_order,
+        }
+    }
+}
+
+/// Backbone + head.
+#[derive(Module, Debug)]
+pub struct ReidNet {
+    pub backbone: MobileNetV2,
+    pub head: BnNeckHead,
+}
+
+impl ReidNet {
+    /// A freshly initialised network on `device`.
+    pub fn new(config: &NetConfig, device: &Device) -> Self {
+        Self {
+            backbone: MobileNetV2::new(config.last_stride, device),
+            head: BnNeckHead::new(
+                mobilenet_v2::CHANNELS,
+                config.feat_dim,
+                config.neck == Neck::BnNeck,
+                config.num_classes,
+                device,
+            ),
+        }
+    }
+
+    /// Test-time embeddings of an NCHW batch.
+    pub fn embed(&self, x: Tensor<4>, neck_feat: NeckFeat) -> Tensor<2> {
+        self.head.embed(self.backbone.forward(x), neck_feat)
+    }
+}

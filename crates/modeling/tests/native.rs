@@ -1,0 +1,187 @@
+//! Native (Burn) networks: ImageNet weights load by torchvision name and compute what an
+//! independent numpy MobileNetV2 computes; checkpoints round-trip bit for bit and bad files are
+//! clear errors.
+
+use burn::prelude::*;
+use reid_config::{NeckFeat, Spec};
+use reid_modeling::native::checkpoint::{self, CheckpointHeader};
+use reid_modeling::native::net::{NetConfig, ReidNet};
+use reid_modeling::native::pretrained::load_backbone;
+use reid_modeling::{Embedder, NativeModel};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn pretrained(ext: &str) -> Option<PathBuf> {
+    let p = repo().join(format!(
+        "../shared/data/models/pretrained/mobilenet_v2_imagenet_features.{ext}"
+    ));
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} not found", p.display());
+        None
+    }
+}
+
+/// A MobileNetV2 network whose embedding is the pooled 1280-d backbone output.
+fn config(num_classes: usize) -> NetConfig {
+    let spec = Spec::from_yaml_str(
+        "model: {backbone: mobilenet_v2, last_stride: 2, feat_dim: 1280, neck_feat: before}\n",
+        "test",
+        &[format!("dataset.num_classes={num_classes}")],
+    )
+    .unwrap();
+    NetConfig::from_spec(&spec).unwrap()
+}
+
+fn input(n: usize, h: usize, w: usize) -> Vec<f32> {
+    (0..n * 3 * h * w)
+        .map(|i| ((i as f32) * 0.37).sin() * 1.5)
+        .collect()
+}
+
+fn embed(net: &ReidNet, x: &[f32], shape: [usize; 4], device: &Device) -> Vec<f32> {
+    let t = Tensor::<4>::from_data(TensorData::new(x.to_vec(), shape), device);
+    net.embed(t, NeckFeat::Before)
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap()
+}
+
+#[test]
+fn imagenet_weights_load_completely_from_safetensors_and_pytorch() {
+    let (Some(st), Some(pt)) = (pretrained("safetensors"), pretrained("pt")) else {
+        return;
+    };
+    let device = Device::flex();
+    let mut a = ReidNet::new(&config(10), &device);
+    let report = load_backbone(&mut a, &st).unwrap();
+    assert_eq!(report.applied, 260);
+    assert!(
+        report.missing.is_empty() && report.unused.is_empty(),
+        "{report:?}"
+    );
+    let mut b = ReidNet::new(&config(10), &device);
+    let report = load_backbone(&mut b, &pt).unwrap();
+    assert_eq!(
+        (report.applied, report.missing.len(), report.unused.len()),
+        (260, 0, 0)
+    );
+    let x = input(1, 64, 32);
+    assert_eq!(
+        embed(&a, &x, [1, 3, 64, 32], &device),
+        embed(&b, &x, [1, 3, 64, 32], &device)
+    );
+}
+
+#[test]
+fn mobilenet_v2_matches_an_independent_numpy_implementation() {
+    let Some(st) = pretrained("safetensors") else {
+        return;
+    };
+    let py = repo().join(".venv/bin/python");
+    if !py.is_file() {
+        eprintln!("skipped: {} not found", py.display());
+        return;
+    }
+    let device = Device::flex();
+    let mut net = ReidNet::new(&config(10), &device);
+    load_backbone(&mut net, &st).unwrap();
+    let (n, h, w) = (2, 96, 48);
+    let x = input(n, h, w);
+    let ours = embed(&net, &x, [n, 3, h, w], &device);
+    let dir = tempfile::tempdir().unwrap();
+    let (xin, yout) = (dir.path().join("x.f32"), dir.path().join("y.f32"));
+    std::fs::write(
+        &xin,
+        x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let status = Command::new(py)
+        .arg(repo().join("scripts/mobilenet_v2_reference.py"))
+        .arg(&st)
+        .arg(&xin)
+        .args([n.to_string(), h.to_string(), w.to_string()])
+        .arg(&yout)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let reference: Vec<f32> = std::fs::read(&yout)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    assert_eq!(reference.len(), ours.len());
+    let max_diff = ours
+        .iter()
+        .zip(&reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    let scale = reference.iter().map(|v| v.abs()).fold(0.0, f32::max);
+    assert!(scale > 0.1, "reference output is degenerate");
+    assert!(max_diff < 1e-4, "max |burn − numpy| = {max_diff}");
+}
+
+#[test]
+fn checkpoints_round_trip_bit_for_bit_and_carry_their_preprocessing() {
+    let device = Device::flex();
+    let cfg = config(7);
+    let net = ReidNet::new(&cfg, &device);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/model.ckpt");
+    let header = CheckpointHeader {
+        net: cfg.clone(),
+        epoch: 3,
+    };
+    checkpoint::save(&path, &header, &net).unwrap();
+    let (read, loaded) = checkpoint::load(&path, &device).unwrap();
+    assert_eq!(read, header);
+    let x = input(2, 64, 32);
+    let (a, b) = (
+        embed(&net, &x, [2, 3, 64, 32], &device),
+        embed(&loaded, &x, [2, 3, 64, 32], &device),
+    );
+    assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
+
+    let mut model = NativeModel::open(&path, device).unwrap();
+    assert_eq!(model.input_size(), (Some(256), Some(128)));
+    assert_eq!(model.preprocessor(), Some(cfg.preprocessor()));
+    let f = model.embed(&input(3, 256, 128), 3, 256, 128).unwrap();
+    assert_eq!((f.len(), f.dim), (3, 1280));
+}
+
+#[test]
+fn damaged_checkpoints_are_clear_errors() {
+    let device = Device::flex();
+    let cfg = config(5);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.ckpt");
+    checkpoint::save(
+        &path,
+        &CheckpointHeader { net: cfg, epoch: 0 },
+        &ReidNet::new(&config(5), &device),
+    )
+    .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.ckpt");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let err = checkpoint::load(&cut, &device).err().unwrap().to_string();
+    assert!(err.contains("cut.ckpt"), "{err}");
+    let onnx = repo().join("assets/models/person-reidentification-retail-0267-eps.onnx");
+    let renamed = dir.path().join("onnx.ckpt");
+    std::fs::copy(onnx, &renamed).unwrap();
+    let err = checkpoint::load(&renamed, &device)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("not a reid checkpoint"), "{err}");
+    let err = checkpoint::load(&dir.path().join("none.ckpt"), &device)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("does not exist"), "{err}");
+}
