@@ -34,6 +34,7 @@ impl Spec {
         if value.is_null() {
             value = Value::Mapping(Mapping::new());
         }
+        rename_aliases(&mut value);
         let schema = serde_yaml::to_value(Spec::default()).expect("the default spec serialises");
         check_keys(&value, &schema, "", origin)?;
         for arg in overrides {
@@ -47,6 +48,38 @@ impl Spec {
             })?;
         spec.validate()?;
         Ok(spec)
+    }
+}
+
+/// Keys of other TAO releases (e.g. the ResNet specs' `warmup_iters`), read as today's names.
+const ALIASES: &[(&str, &str)] = &[
+    ("train.optim.warmup_iters", "warmup_epochs"),
+    ("train.optim.steps", "lr_steps"),
+    ("train.grad_clip", "clip_grad_norm"),
+    ("train.resume_training_checkpoint_path", "resume"),
+];
+
+/// The current name of a dotted key.
+fn canonical(path: &str) -> String {
+    ALIASES
+        .iter()
+        .find(|(old, _)| *old == path)
+        .map(|(old, new)| format!("{}.{new}", old.rsplit_once('.').map_or("", |(p, _)| p)))
+        .unwrap_or_else(|| path.to_owned())
+}
+
+/// Renames aliased keys in the YAML tree (an explicit current name wins over its alias).
+fn rename_aliases(value: &mut Value) {
+    for (old, new) in ALIASES {
+        let (parent, leaf) = old.rsplit_once('.').expect("aliases are dotted");
+        let parent_node = parent
+            .split('.')
+            .try_fold(&mut *value, |node, part| node.get_mut(part));
+        if let Some(Value::Mapping(map)) = parent_node
+            && let Some(v) = map.remove(leaf)
+        {
+            map.entry(Value::String((*new).to_owned())).or_insert(v);
+        }
     }
 }
 
@@ -87,6 +120,7 @@ fn apply_override(value: &mut Value, schema: &Value, arg: &str) -> Result<(), Co
     let (path, raw) = arg
         .split_once('=')
         .ok_or_else(|| bad("expected section.key=value".into()))?;
+    let path = canonical(path);
     let parts: Vec<&str> = path.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
         return Err(bad("empty key name".into()));
@@ -101,7 +135,7 @@ fn apply_override(value: &mut Value, schema: &Value, arg: &str) -> Result<(), Co
         let Some(child_schema) = known_map.get(Value::String((*part).to_owned())) else {
             return Err(ConfigError::UnknownKey {
                 origin: "command line".into(),
-                key: path.to_owned(),
+                key: path.clone(),
                 suggestion: closest_key(part, known_map).map(|k| join(&prefix, &k)),
             });
         };

@@ -194,3 +194,15 @@ fn unreadable_and_invalid_files_name_the_file() {
         .to_string();
     assert!(err.contains("spec.yaml") && err.contains("YAML"), "{err}");
 }
+
+#[test]
+fn keys_of_other_tao_releases_are_read_as_todays() {
+    let s = load(
+        "train:\n  grad_clip: 5.0\n  optim:\n    warmup_iters: 10\n    steps: [30, 55]\n",
+        &["train.optim.warmup_iters=12"],
+    )
+    .unwrap();
+    assert_eq!(s.train.optim.warmup_epochs, 12);
+    assert_eq!(s.train.optim.lr_steps, vec![30, 55]);
+    assert_eq!(s.train.clip_grad_norm, 5.0);
+}

@@ -1,10 +1,12 @@
 //! reid's data stage: Market-1501 datasets (`dataset`), the single pre-processing path every
-//! command uses (`preprocess`), feature matrices and embeddings files (`features`).
+//! command uses (`preprocess`), feature matrices and embeddings files (`features`), and the P×K
+//! identity sampler of training (`sampler`).
 
 pub mod dataset;
 mod error;
 pub mod features;
 pub mod preprocess;
+pub mod sampler;
 
 pub use dataset::{ImageRecord, ImageSet, Skipped};
 pub use error::DataError;
