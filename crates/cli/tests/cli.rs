@@ -56,6 +56,32 @@ fn fails(out: &Output) -> String {
     stderr
 }
 
+/// `reid evaluate` on the bundled sample spec with results in `results` and extra overrides.
+fn evaluate_sample(results: &str, overrides: &[&str]) -> Output {
+    let mut args = vec!["evaluate", "-e", "specs/sample.yaml", "-r", results];
+    args.extend_from_slice(overrides);
+    reid(&args)
+}
+
+fn write_f32(path: &Path, values: &[f32]) {
+    std::fs::write(
+        path,
+        values
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+}
+
+fn read_f32(path: &Path) -> Vec<f32> {
+    std::fs::read(path)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -179,8 +205,7 @@ fn inference_writes_every_image_and_equals_onnxruntime_on_the_same_tensor() {
     assert_eq!(batch.ok.len(), pick.len());
     let tensor_file = dir.path().join("x.f32");
     let out_file = dir.path().join("y.f32");
-    let bytes: Vec<u8> = batch.tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
-    std::fs::write(&tensor_file, bytes).unwrap();
+    write_f32(&tensor_file, &batch.tensor);
     let status = Command::new(py)
         .arg(repo().join("scripts/reference_eval.py"))
         .arg("run")
@@ -191,11 +216,7 @@ fn inference_writes_every_image_and_equals_onnxruntime_on_the_same_tensor() {
         .status()
         .unwrap();
     assert!(status.success());
-    let ort: Vec<f32> = std::fs::read(&out_file)
-        .unwrap()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let ort = read_f32(&out_file);
     assert_eq!(ort.len(), pick.len() * 256);
     let max_diff = pick
         .iter()
@@ -220,15 +241,13 @@ fn evaluate_from_an_embeddings_file_needs_no_model() {
     ]));
     ok(&reid(&["evaluate", "-e", "specs/sample.yaml", "-r", r]));
     let direct = read_json(&dir.path().join("evaluate/results.json"));
-    ok(&reid(&[
-        "evaluate",
-        "-e",
-        "specs/sample.yaml",
-        "-r",
+    ok(&evaluate_sample(
         r,
-        &format!("evaluate.features={}", emb.display()),
-        "evaluate.checkpoint=does-not-exist.onnx",
-    ]));
+        &[
+            &format!("evaluate.features={}", emb.display()),
+            "evaluate.checkpoint=does-not-exist.onnx",
+        ],
+    ));
     let from_file = read_json(&dir.path().join("evaluate/results.json"));
     for key in ["rank1", "rank5", "rank10", "mAP", "mINP", "num_valid_query"] {
         assert_eq!(direct[key], from_file[key], "{key}");
@@ -239,15 +258,10 @@ fn evaluate_from_an_embeddings_file_needs_no_model() {
 fn re_ranking_and_flip_run_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let r = dir.path().to_str().unwrap();
-    let stdout = ok(&reid(&[
-        "evaluate",
-        "-e",
-        "specs/sample.yaml",
-        "-r",
+    let stdout = ok(&evaluate_sample(
         r,
-        "re_ranking.re_ranking=true",
-        "model.with_flip_feature=true",
-    ]));
+        &["re_ranking.re_ranking=true", "model.with_flip_feature=true"],
+    ));
     assert!(stdout.contains("re-ranking k1=20 k2=6"), "{stdout}");
     let res = read_json(&dir.path().join("evaluate/results.json"));
     assert_eq!(res["re_ranking"], true);
@@ -259,49 +273,30 @@ fn re_ranking_and_flip_run_end_to_end() {
 fn bad_spec_keys_and_paths_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let r = dir.path().to_str().unwrap();
-    let err = fails(&reid(&[
-        "evaluate",
-        "-e",
-        "specs/sample.yaml",
-        "-r",
-        r,
-        "evaluate.chekpoint=x",
-    ]));
+    let err = fails(&evaluate_sample(r, &["evaluate.chekpoint=x"]));
     assert!(err.contains("did you mean `evaluate.checkpoint`"), "{err}");
-    let err = fails(&reid(&[
-        "evaluate",
-        "-e",
-        "specs/sample.yaml",
-        "-r",
+    let err = fails(&evaluate_sample(
         r,
-        "dataset.query_dataset_dir=/no/such/dir",
-    ]));
+        &["dataset.query_dataset_dir=/no/such/dir"],
+    ));
     assert!(
         err.contains("/no/such/dir") && err.contains("does not exist"),
         "{err}"
     );
     let err = fails(&reid(&["evaluate", "-e", "specs/missing.yaml", "-r", r]));
     assert!(err.contains("specs/missing.yaml"), "{err}");
-    let err = fails(&reid(&[
-        "evaluate",
-        "-e",
-        "specs/sample.yaml",
-        "-r",
+    let err = fails(&evaluate_sample(
         r,
-        "evaluate.checkpoint=assets/none.onnx",
-    ]));
+        &["evaluate.checkpoint=assets/none.onnx"],
+    ));
     assert!(
         err.contains("assets/none.onnx") && err.contains("does not exist"),
         "{err}"
     );
-    let err = fails(&reid(&[
-        "evaluate",
-        "-e",
-        "specs/sample.yaml",
-        "-r",
+    let err = fails(&evaluate_sample(
         r,
-        "evaluate.checkpoint=specs/sample.yaml",
-    ]));
+        &["evaluate.checkpoint=specs/sample.yaml"],
+    ));
     assert!(err.contains("sample.yaml"), "{err}");
 }
 
@@ -345,29 +340,16 @@ fn wrong_models_are_clear_errors() {
         "evaluate.checkpoint={}",
         data.join("models/FastestDet.onnx").display()
     );
-    let err = fails(&reid(&[
-        "evaluate",
-        "-e",
-        "specs/sample.yaml",
-        "-r",
-        r,
-        &det,
-    ]));
+    let err = fails(&evaluate_sample(r, &[&det]));
     assert!(
         err.contains("model.input_height") && err.contains("352"),
         "{err}"
     );
     // …and with the size it asks for, its output shape is refused.
-    let err = fails(&reid(&[
-        "evaluate",
-        "-e",
-        "specs/sample.yaml",
-        "-r",
+    let err = fails(&evaluate_sample(
         r,
-        &det,
-        "model.input_height=352",
-        "model.input_width=352",
-    ]));
+        &[&det, "model.input_height=352", "model.input_width=352"],
+    ));
     assert!(
         err.contains("output") && err.contains("[1, 85, 22, 22]"),
         "{err}"
@@ -378,14 +360,7 @@ fn wrong_models_are_clear_errors() {
         data.join("models/person-reidentification-retail-0267.onnx")
             .display()
     );
-    let err = fails(&reid(&[
-        "evaluate",
-        "-e",
-        "specs/sample.yaml",
-        "-r",
-        r,
-        &nan,
-    ]));
+    let err = fails(&evaluate_sample(r, &[&nan]));
     assert!(err.contains("NaN") && err.contains(".jpg"), "{err}");
 }
 
@@ -426,14 +401,7 @@ fn native_checkpoints_run_through_inference_and_evaluate() {
         &ckpt_arg("inference"),
         &format!("inference.output_file={}", emb.display()),
     ]));
-    let stdout = ok(&reid(&[
-        "evaluate",
-        "-e",
-        "specs/sample.yaml",
-        "-r",
-        r,
-        &ckpt_arg("evaluate"),
-    ]));
+    let stdout = ok(&evaluate_sample(r, &[&ckpt_arg("evaluate")]));
     assert!(stdout.contains("mAP"), "{stdout}");
 
     // Two real crops through reid's pre-processing, then an independent numpy MobileNetV2.
@@ -443,15 +411,7 @@ fn native_checkpoints_run_through_inference_and_evaluate() {
     let paths: Vec<PathBuf> = pick.iter().map(|r| repo().join(&r.img_path)).collect();
     let batch = cfg.preprocessor().load_batch(&paths);
     let (xin, yout) = (dir.path().join("x.f32"), dir.path().join("y.f32"));
-    std::fs::write(
-        &xin,
-        batch
-            .tensor
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect::<Vec<u8>>(),
-    )
-    .unwrap();
+    write_f32(&xin, &batch.tensor);
     let status = Command::new(py)
         .arg(repo().join("scripts/mobilenet_v2_reference.py"))
         .arg(&weights)
@@ -461,11 +421,7 @@ fn native_checkpoints_run_through_inference_and_evaluate() {
         .status()
         .unwrap();
     assert!(status.success());
-    let reference: Vec<f32> = std::fs::read(&yout)
-        .unwrap()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let reference = read_f32(&yout);
     let ours: Vec<f32> = pick
         .iter()
         .flat_map(|r| r.embedding.iter().copied())

@@ -135,6 +135,10 @@ pub fn top_k(dist: &DistMat, qi: usize, query: Labels, gallery: Labels, k: usize
 mod tests {
     use super::*;
 
+    fn labels<'a>(pids: &'a [i32], camids: &'a [u32]) -> Labels<'a> {
+        Labels { pids, camids }
+    }
+
     fn mat(rows: usize, data: Vec<f32>) -> DistMat {
         DistMat {
             rows,
@@ -162,18 +166,7 @@ mod tests {
             // C: 7 (p) first at 0.1; 6 (w, index 6) and 1 (p, index 1) tie at 0.3 → 1 goes first.
             0.9, 0.3, 0.9, 0.9, 0.9, 0.9, 0.3, 0.1,
         ]);
-        let m = evaluate(
-            &d,
-            Labels {
-                pids: &q_pids,
-                camids: &q_cams,
-            },
-            Labels {
-                pids: &g_pids,
-                camids: &g_cams,
-            },
-            50,
-        );
+        let m = evaluate(&d, labels(&q_pids, &q_cams), labels(&g_pids, &g_cams), 50);
         assert_eq!(m.num_valid_query, 2);
         // A: AP = (1/2 + 2/4)/2 = 0.5, INP = 2/4. C: ranks 0 and 1 → AP = 1, INP = 1.
         assert!((m.map - 0.75).abs() < 1e-12, "{}", m.map);
@@ -190,10 +183,7 @@ mod tests {
         let d = mat(1, vec![0.3, 0.3, 0.1]);
         let m = evaluate(
             &d,
-            Labels {
-                pids: &[2],
-                camids: &[1],
-            },
+            labels(&[2], &[1]),
             Labels {
                 pids: &[5, 2, 2],
                 camids: &[2, 2, 3],
@@ -256,16 +246,7 @@ mod tests {
             nq,
             (0..nq * ng).map(|_| (next() % 20) as f32 / 10.0).collect(),
         );
-        let (q, g) = (
-            Labels {
-                pids: &q_pids,
-                camids: &q_cams,
-            },
-            Labels {
-                pids: &g_pids,
-                camids: &g_cams,
-            },
-        );
+        let (q, g) = (labels(&q_pids, &q_cams), labels(&g_pids, &g_cams));
         let m = evaluate(&d, q, g, ng);
         let (cmc, map, minp) = naive(&d, q, g);
         assert!(m.num_valid_query > 20);
@@ -286,10 +267,7 @@ mod tests {
         let d = mat(1, vec![0.1, 0.2]);
         let m = evaluate(
             &d,
-            Labels {
-                pids: &[1],
-                camids: &[1],
-            },
+            labels(&[1], &[1]),
             Labels {
                 pids: &[1, 2],
                 camids: &[1, 1],
