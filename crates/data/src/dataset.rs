@@ -6,7 +6,7 @@ use crate::error::DataError;
 use std::path::{Path, PathBuf};
 
 /// Extensions read as images (case-insensitive).
-pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "gif"];
+const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "gif"];
 
 /// One labelled crop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,24 +60,11 @@ impl ImageSet {
                     "{} junk, {} with names not in Market-1501 form{}",
                     set.junk,
                     set.skipped.len(),
-                    set.skipped_summary()
+                    summarize(&set.skipped)
                 ),
             });
         }
         Ok(set)
-    }
-
-    /// Number of distinct person ids.
-    pub fn num_pids(&self) -> usize {
-        let mut pids: Vec<i32> = self.items.iter().map(|r| r.pid).collect();
-        pids.sort_unstable();
-        pids.dedup();
-        pids.len()
-    }
-
-    /// `"; e.g. a.jpg (reason), b.jpg (reason)"` for the first few skipped files, or empty.
-    pub fn skipped_summary(&self) -> String {
-        summarize(&self.skipped)
     }
 }
 
@@ -204,8 +191,7 @@ mod tests {
         assert_eq!(got, vec![(0, 1), (1, 1), (1, 2)]);
         assert_eq!(set.junk, 1);
         assert_eq!(set.skipped.len(), 1);
-        assert!(set.skipped_summary().contains("holiday.jpg"));
-        assert_eq!(set.num_pids(), 2);
+        assert!(summarize(&set.skipped).contains("holiday.jpg"));
     }
 
     #[test]

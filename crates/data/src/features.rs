@@ -60,16 +60,6 @@ impl Features {
     pub fn first_non_finite_row(&self) -> Option<usize> {
         self.rows().position(|r| r.iter().any(|x| !x.is_finite()))
     }
-
-    /// Rows `indices` of `self`, in that order.
-    pub fn select(&self, indices: &[usize]) -> Features {
-        let mut out = Features::new(self.dim);
-        out.data.reserve(indices.len() * self.dim);
-        for &i in indices {
-            out.data.extend_from_slice(self.row(i));
-        }
-        out
-    }
 }
 
 /// Which side of the evaluation an embedding belongs to.
@@ -149,7 +139,6 @@ mod tests {
         f.l2_normalize();
         assert_eq!(f.data, vec![0.6, 0.8, 0.0, 0.0]);
         assert_eq!(f.len(), 2);
-        assert_eq!(f.select(&[1, 0]).data, vec![0.0, 0.0, 0.6, 0.8]);
     }
 
     #[test]
