@@ -140,18 +140,20 @@ pub fn run(args: &CommonArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| out_dir.join("cmc_curve.png"));
     plots::plot_cmc(&m.cmc, &format!("CMC, {rerank_note}"), &cmc_png)?;
-    let matches_png = ev
-        .output_sampled_matches_plot
-        .clone()
-        .unwrap_or_else(|| out_dir.join("sampled_matches.png"));
-    let rows = sampled_rows(&dist, &query, &gallery, ev.num_sampled_matches);
-    plots::plot_sampled_matches(&rows, (64, 128), &matches_png)?;
     println!(
-        "results: {}\nplots: {}, {}",
+        "results: {}\nCMC curve: {}",
         results_file.display(),
-        cmc_png.display(),
-        matches_png.display()
+        cmc_png.display()
     );
+    if ev.num_sampled_matches > 0 {
+        let matches_png = ev
+            .output_sampled_matches_plot
+            .clone()
+            .unwrap_or_else(|| out_dir.join("sampled_matches.png"));
+        let rows = sampled_rows(&dist, &query, &gallery, ev.num_sampled_matches);
+        plots::plot_sampled_matches(&rows, (64, 128), &matches_png)?;
+        println!("sampled matches: {}", matches_png.display());
+    }
     Ok(())
 }
 

@@ -267,6 +267,12 @@ fn re_ranking_and_flip_run_end_to_end() {
     assert_eq!(res["re_ranking"], true);
     assert_eq!(res["with_flip_feature"], true);
     assert!(res["mAP"].as_f64().unwrap() > 0.3);
+    // No sampled queries asked for: no matches plot, and no error.
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().to_str().unwrap();
+    ok(&evaluate_sample(r, &["evaluate.num_sampled_matches=0"]));
+    assert!(!dir.path().join("evaluate/sampled_matches.png").exists());
+    assert!(is_png(&dir.path().join("evaluate/cmc_curve.png")));
 }
 
 #[test]
