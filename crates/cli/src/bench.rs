@@ -17,7 +17,7 @@ pub fn run(args: &CommonArgs) -> Result<()> {
         "bench.checkpoint or evaluate.checkpoint",
     )?;
     let mut model = exp.open_model(&checkpoint)?;
-    let pre = model.preprocessor().unwrap_or_else(|| exp.preprocessor());
+    let pre = exp.preprocessor(model.as_ref());
     reid_engine::extract::check_input_size(model.as_ref(), &pre)?;
     let threads = rayon::current_num_threads();
     println!(

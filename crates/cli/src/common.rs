@@ -54,12 +54,15 @@ impl Experiment {
         )?)
     }
 
-    pub fn preprocessor(&self) -> Preprocessor {
-        Preprocessor::from_spec(&self.spec)
+    /// How images are fed to `model`: its own recorded pre-processing (native checkpoints), else
+    /// the spec's `model.input_*` / `dataset.pixel_*` / `dataset.channel_order`.
+    pub fn preprocessor(&self, model: &dyn Embedder) -> Preprocessor {
+        model
+            .preprocessor()
+            .unwrap_or_else(|| Preprocessor::from_spec(&self.spec))
     }
 
     /// Embeds `paths` with the spec's batch size, workers and flip setting, logging skipped files.
-    /// A model that records its own pre-processing (a native checkpoint) is fed with that.
     pub fn embed(
         &self,
         model: &mut dyn Embedder,
@@ -73,7 +76,7 @@ impl Experiment {
             label: label.to_owned(),
         };
         let started = std::time::Instant::now();
-        let pre = model.preprocessor().unwrap_or_else(|| self.preprocessor());
+        let pre = self.preprocessor(model);
         let out = reid_engine::extract(model, &pre, paths, &opts)?;
         let secs = started.elapsed().as_secs_f64();
         tracing::info!(
