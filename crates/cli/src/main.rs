@@ -5,6 +5,7 @@ mod bench;
 mod common;
 mod evaluate;
 mod inference;
+mod train;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 #[command(
     name = "reid",
     version,
-    about = "Person re-identification: evaluate, embed and benchmark ReID models"
+    about = "Person re-identification: train, evaluate, embed and benchmark ReID models"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -23,6 +24,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a native network (BoT / TAO recipe) with checkpoints, status.jsonl and resume.
+    Train(CommonArgs),
     /// mAP, CMC and mINP of a model (or of an embeddings file) on query/test sets, with plots.
     Evaluate(CommonArgs),
     /// Embeddings of every query and test image, as JSON.
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Train(args) => train::run(&args),
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Inference(args) => inference::run(&args),
         Command::Bench(args) => bench::run(&args),

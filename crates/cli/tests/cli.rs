@@ -8,53 +8,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn shared_data() -> Option<PathBuf> {
-    let d = repo().join("../shared/data");
-    if d.join("cuhk03-market").is_dir() {
-        Some(d)
-    } else {
-        eprintln!("skipped: {} not found", d.display());
-        None
-    }
-}
-
-fn python() -> Option<PathBuf> {
-    let p = repo().join(".venv/bin/python");
-    if p.is_file() {
-        Some(p)
-    } else {
-        eprintln!("skipped: {} not found (run scripts/setup.sh)", p.display());
-        None
-    }
-}
-
-fn reid(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reid"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("reid runs")
-}
-
-fn ok(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "reid failed:\n{stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn fails(out: &Output) -> String {
-    assert!(!out.status.success(), "reid should have failed");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
-}
+mod common;
+use common::*;
 
 /// `reid evaluate` on the bundled sample spec with results in `results` and extra overrides.
 fn evaluate_sample(results: &str, overrides: &[&str]) -> Output {
@@ -80,10 +35,6 @@ fn read_f32(path: &Path) -> Vec<f32> {
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect()
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn python_reference(py: &Path, model: &Path, query: &Path, gallery: &Path) -> Value {
@@ -394,7 +345,7 @@ fn native_checkpoints_run_through_inference_and_evaluate() {
         net: cfg.clone(),
         epoch: 0,
     };
-    checkpoint::save(&ckpt, &header, &imagenet).unwrap();
+    checkpoint::save(&ckpt, &header, &imagenet, &Default::default()).unwrap();
     let r = dir.path().to_str().unwrap();
     let emb = dir.path().join("emb.json");
     let ckpt_arg = |section: &str| format!("{section}.checkpoint={}", ckpt.display());

@@ -153,6 +153,8 @@ fn apply_override(value: &mut Value, schema: &Value, arg: &str) -> Result<(), Co
     let parsed: Value = serde_yaml::from_str(raw).unwrap_or_else(|_| Value::String(raw.into()));
     let wants_text = matches!(known, Value::String(_) | Value::Null);
     *node = match parsed {
+        // `key=null` (or `~`) unsets an optional key.
+        Value::Null if matches!(raw, "null" | "~") => Value::Null,
         Value::Number(_) | Value::Bool(_) | Value::Null if wants_text => {
             Value::String(raw.to_owned())
         }

@@ -134,9 +134,11 @@ fn overrides_parse_values_by_the_key_type() {
             "evaluate.metric=cosine",
             "model.with_flip_feature=True",
             "bench.batch_sizes=[2,4]",
+            "dataset.query_dataset_dir=null",
         ],
     )
     .unwrap();
+    assert_eq!(s.dataset.query_dataset_dir, None);
     assert!(!s.re_ranking.re_ranking);
     assert_eq!(s.re_ranking.k1, 7);
     assert_eq!(s.evaluate.checkpoint, Some(PathBuf::from("0001")));

@@ -135,8 +135,19 @@ impl Preprocessor {
     pub fn load_batch(&self, paths: &[PathBuf]) -> Batch {
         let results: Vec<Result<Vec<f32>, DataError>> =
             paths.par_iter().map(|p| self.load(p)).collect();
+        Batch::collect(results, paths, self.image_len())
+    }
+}
+
+impl Batch {
+    /// Assembles per-image results (row-aligned with `paths`) into a batch.
+    pub fn collect(
+        results: Vec<Result<Vec<f32>, DataError>>,
+        paths: &[PathBuf],
+        image_len: usize,
+    ) -> Self {
         let mut batch = Batch {
-            tensor: Vec::with_capacity(paths.len() * self.image_len()),
+            tensor: Vec::with_capacity(paths.len() * image_len),
             ..Batch::default()
         };
         for (i, (r, path)) in results.into_iter().zip(paths).enumerate() {

@@ -23,6 +23,18 @@ pub enum EngineError {
     },
     #[error("no {label} image could be read{detail}")]
     NoImages { label: String, detail: String },
+    #[error("{0}")]
+    Config(String),
+    #[error(
+        "training diverged: the loss is {value} at epoch {epoch}, batch {step}; the last checkpoint \
+         is kept (lower train.optim.base_lr or set train.clip_grad_norm)"
+    )]
+    NonFiniteLoss { epoch: u32, step: usize, value: f64 },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot start worker threads: {0}")]
     ThreadPool(String),
 }

@@ -1,10 +1,10 @@
-//! reid's engine stage: running models over datasets — feature extraction (`extract`),
-//! throughput benchmarks (`bench`) — and the training learning-rate schedule (`schedule`).
+//! reid's engine stage: running models over datasets — training (`train`), feature
+//! extraction (`extract`), throughput benchmarks (`bench`).
 
 pub mod bench;
 mod error;
 pub mod extract;
-pub mod schedule;
+pub mod train;
 
 pub use error::EngineError;
 pub use extract::{ExtractOptions, Extracted, extract};

@@ -17,7 +17,7 @@ use burn::prelude::Device;
 use reid_config::DeviceKind;
 use std::path::Path;
 
-/// Extension of native checkpoint files.
+/// Extension of native checkpoint files (`.checkpoint` is read too).
 pub const CHECKPOINT_EXTENSION: &str = "ckpt";
 
 /// The Burn device for `kind`; GPU kinds need their Cargo feature.
@@ -31,8 +31,9 @@ pub fn device(kind: DeviceKind) -> Result<Device, ModelError> {
     }
 }
 
-/// Opens the model at `path`, choosing the implementation by file type: `.onnx` runs in ONNX
-/// Runtime with `threads` threads, a `.ckpt` checkpoint natively on `device`.
+/// Opens the model at `path`, choosing the implementation by file type: a reid checkpoint
+/// (recognised by its content, usually `.ckpt`) runs natively on `device`, `.onnx` in ONNX
+/// Runtime with `threads` threads.
 pub fn open_model(
     path: &Path,
     threads: usize,
@@ -43,9 +44,13 @@ pub fn open_model(
         .and_then(|e| e.to_str())
         .unwrap_or_default()
         .to_ascii_lowercase();
+    let native = native::checkpoint::is_checkpoint(path);
     match ext.as_str() {
+        _ if native => Ok(Box::new(NativeModel::open(path, self::device(device)?)?)),
         "onnx" => Ok(Box::new(OnnxModel::open(path, threads)?)),
-        CHECKPOINT_EXTENSION => Ok(Box::new(NativeModel::open(path, self::device(device)?)?)),
+        CHECKPOINT_EXTENSION | "checkpoint" => {
+            Ok(Box::new(NativeModel::open(path, self::device(device)?)?))
+        }
         _ => Err(ModelError::UnsupportedFormat {
             path: path.to_owned(),
             ext,

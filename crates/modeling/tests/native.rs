@@ -4,7 +4,7 @@
 
 use burn::prelude::*;
 use reid_config::{NeckFeat, Spec};
-use reid_modeling::native::checkpoint::{self, CheckpointHeader};
+use reid_modeling::native::checkpoint::{self, CheckpointHeader, Sections};
 use reid_modeling::native::net::{NetConfig, ReidNet};
 use reid_modeling::native::pretrained::load_backbone;
 use reid_modeling::{Embedder, NativeModel};
@@ -137,9 +137,11 @@ fn checkpoints_round_trip_bit_for_bit_and_carry_their_preprocessing() {
         net: cfg.clone(),
         epoch: 3,
     };
-    checkpoint::save(&path, &header, &net).unwrap();
-    let (read, loaded) = checkpoint::load(&path, &device).unwrap();
+    let sections = Sections::from([("notes".to_owned(), b"kept".to_vec())]);
+    checkpoint::save(&path, &header, &net, &sections).unwrap();
+    let (read, loaded, read_sections) = checkpoint::load(&path, &device).unwrap();
     assert_eq!(read, header);
+    assert_eq!(read_sections, sections);
     let x = input(2, 64, 32);
     let (a, b) = (
         embed(&net, &x, [2, 3, 64, 32], &device),
@@ -164,6 +166,7 @@ fn damaged_checkpoints_are_clear_errors() {
         &path,
         &CheckpointHeader { net: cfg, epoch: 0 },
         &ReidNet::new(&config(5), &device),
+        &Sections::new(),
     )
     .unwrap();
     let bytes = std::fs::read(&path).unwrap();

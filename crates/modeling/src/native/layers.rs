@@ -91,6 +91,14 @@ impl BnNeckHead {
         }
     }
 
+    /// Training outputs: the global feature (for the metric losses) and the classifier logits
+    /// (computed from the neck's output).
+    pub fn forward_train(&self, fmap: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
+        let g = self.global(fmap);
+        let logits = self.classifier.forward(self.neck(g.clone()));
+        (g, logits)
+    }
+
     /// The embedding at test time.
     pub fn embed(&self, fmap: Tensor<4>, neck_feat: NeckFeat) -> Tensor<2> {
         let g = self.global(fmap);

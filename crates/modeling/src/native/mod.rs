@@ -1,12 +1,15 @@
 //! Networks reid builds and runs itself with Burn (the device is chosen at run time): layers,
-//! backbones, the BNNeck network, checkpoints, ImageNet weights, and the [`NativeModel`]
+//! backbones, the BNNeck network, training losses, checkpoints, ImageNet weights, and the [`NativeModel`]
 //! embedder that runs a checkpoint.
 
+pub mod backbone;
 pub mod checkpoint;
 mod layers;
+pub mod losses;
 pub mod mobilenet_v2;
 pub mod net;
 pub mod pretrained;
+pub mod resnet;
 
 use crate::embedder::Embedder;
 use crate::error::ModelError;
@@ -25,13 +28,18 @@ pub struct NativeModel {
 
 impl NativeModel {
     pub fn open(path: &Path, device: Device) -> Result<Self, ModelError> {
-        let (header, net) = checkpoint::load(path, &device)?;
-        Ok(Self {
-            path: path.to_owned(),
+        let (header, net, _) = checkpoint::load(path, &device)?;
+        Ok(Self::from_net(path.to_owned(), net, header.net, device))
+    }
+
+    /// Wraps a network in memory (e.g. during training); `name` describes it in messages.
+    pub fn from_net(name: PathBuf, net: ReidNet, config: NetConfig, device: Device) -> Self {
+        Self {
+            path: name,
             net,
-            config: header.net,
+            config,
             device,
-        })
+        }
     }
 }
 

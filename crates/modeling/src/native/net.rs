@@ -1,16 +1,13 @@
 //! The native ReID network: a backbone and the BNNeck head, described by [`NetConfig`] (which
 //! a checkpoint stores next to the weights, with the pre-processing the network expects).
 
+use super::backbone::{BACKBONES, Backbone};
 use super::layers::BnNeckHead;
-use super::mobilenet_v2::{self, MobileNetV2};
 use crate::error::ModelError;
 use burn::prelude::*;
 use reid_config::{ChannelOrder, Neck, NeckFeat, Spec};
 use reid_data::Preprocessor;
 use serde::{Deserialize, Serialize};
-
-/// Backbones reid can build natively.
-pub const BACKBONES: &[&str] = &["mobilenet_v2"];
 
 /// Everything needed to rebuild a network and feed it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,7 +31,7 @@ impl NetConfig {
         let m = &spec.model;
         if !BACKBONES.contains(&m.backbone.as_str()) {
             return Err(ModelError::Config(format!(
-                "model.backbone `{}` cannot be built natively yet; available: {}",
+                "model.backbone `{}` cannot be built natively; available: {}",
                 m.backbone,
                 BACKBONES.join(", ")
             )));
@@ -75,7 +72,7 @@ impl NetConfig {
 /// Backbone + head.
 #[derive(Module, Debug)]
 pub struct ReidNet {
-    pub backbone: MobileNetV2,
+    pub backbone: Backbone,
     pub head: BnNeckHead,
 }
 
@@ -83,15 +80,21 @@ impl ReidNet {
     /// A freshly initialised network on `device`.
     pub fn new(config: &NetConfig, device: &Device) -> Self {
         Self {
-            backbone: MobileNetV2::new(config.last_stride, device),
+            backbone: Backbone::new(&config.backbone, config.last_stride, device)
+                .expect("NetConfig holds a known backbone"),
             head: BnNeckHead::new(
-                mobilenet_v2::CHANNELS,
+                Backbone::channels(&config.backbone).expect("known backbone"),
                 config.feat_dim,
                 config.neck == Neck::BnNeck,
                 config.num_classes,
                 device,
             ),
         }
+    }
+
+    /// Training outputs of an NCHW batch: (global feature, classifier logits).
+    pub fn forward_train(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
+        self.head.forward_train(self.backbone.forward(x))
     }
 
     /// Test-time embeddings of an NCHW batch.

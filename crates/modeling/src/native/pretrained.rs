@@ -1,7 +1,7 @@
 //! ImageNet weights for a native backbone from a PyTorch state dict (`.pt`/`.pth`) or a
 //! safetensors file with torchvision names, with a report of what did not match.
 
-use super::mobilenet_v2::torchvision_key;
+use super::backbone::Backbone;
 use super::net::ReidNet;
 use crate::error::ModelError;
 use burn::store::{
@@ -48,7 +48,7 @@ pub fn load_backbone(net: &mut ReidNet, path: &Path) -> Result<PretrainedReport,
     let mut unused = Vec::new();
     let mut renamed = Vec::new();
     for snapshot in &snapshots {
-        match torchvision_key(&snapshot.name) {
+        match net.backbone.torchvision_key(&snapshot.name) {
             Some(key) => {
                 let mut s = snapshot.clone();
                 s.name = key;
@@ -58,9 +58,11 @@ pub fn load_backbone(net: &mut ReidNet, path: &Path) -> Result<PretrainedReport,
             None => unused.push(snapshot.name.clone()),
         }
     }
-    let result = net
-        .backbone
-        .apply(renamed, None, Some(Box::new(PyTorchToBurnAdapter)), false);
+    let adapter = || Some(Box::new(PyTorchToBurnAdapter) as _);
+    let result = match &mut net.backbone {
+        Backbone::MobileNetV2(m) => m.apply(renamed, None, adapter(), false),
+        Backbone::ResNet(m) => m.apply(renamed, None, adapter(), false),
+    };
     if !result.errors.is_empty() {
         return Err(fail(format!("tensors do not fit: {:?}", result.errors)));
     }

@@ -1,0 +1,42 @@
+//! `reid train`: trains a native network as the spec says into `RESULTS_DIR/train/`
+//! (checkpoints, `status.jsonl`, the effective spec as `experiment.yaml`), resuming from
+//! `train.resume` or the newest checkpoint there.
+
+use crate::CommonArgs;
+use crate::common::Experiment;
+use anyhow::{Context, Result};
+
+pub fn run(args: &CommonArgs) -> Result<()> {
+    let exp = Experiment::load(args)?;
+    let out_dir = exp.subdir("train")?;
+    let spec_copy = out_dir.join("experiment.yaml");
+    std::fs::write(&spec_copy, serde_yaml::to_string(&exp.spec)?)
+        .with_context(|| format!("cannot write {}", spec_copy.display()))?;
+    let device = reid_modeling::device(exp.spec.device)?;
+    let outcome = reid_engine::train::train(&exp.spec, &out_dir, &device)?;
+    match (&outcome.last, &outcome.last_checkpoint) {
+        (None, _) => println!(
+            "reid train: nothing to do, {} of {} epochs already trained in {}",
+            outcome.resumed_from,
+            exp.spec.train.num_epochs,
+            out_dir.display()
+        ),
+        (Some(last), checkpoint) => {
+            println!(
+                "reid train: epochs {}..{} done, loss {:.4}, {:.1} img/s",
+                outcome.resumed_from + 1,
+                last.epoch,
+                last.loss,
+                last.img_per_s
+            );
+            if let (Some(r1), Some(map)) = (last.rank1, last.map) {
+                println!("  rank-1 {:.2}%, mAP {:.2}%", 100.0 * r1, 100.0 * map);
+            }
+            if let Some(path) = checkpoint {
+                println!("checkpoint: {}", path.display());
+            }
+            println!("status: {}", out_dir.join("status.jsonl").display());
+        }
+    }
+    Ok(())
+}

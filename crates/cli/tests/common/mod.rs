@@ -1,0 +1,59 @@
+//! Helpers shared by the `reid` binary's integration tests: locating the repository, the shared
+//! data and the Python set-up, and running the binary.
+#![allow(dead_code)] // each test crate uses its own subset
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+pub fn shared_data() -> Option<PathBuf> {
+    let d = repo().join("../shared/data");
+    if d.join("cuhk03-market").is_dir() {
+        Some(d)
+    } else {
+        eprintln!("skipped: {} not found", d.display());
+        None
+    }
+}
+
+pub fn python() -> Option<PathBuf> {
+    let p = repo().join(".venv/bin/python");
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} not found (run scripts/setup.sh)", p.display());
+        None
+    }
+}
+
+pub fn reid(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reid"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("reid runs")
+}
+
+pub fn ok(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "reid failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn fails(out: &Output) -> String {
+    assert!(!out.status.success(), "reid should have failed");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}

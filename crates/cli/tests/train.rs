@@ -1,0 +1,158 @@
+//! End-to-end tests of `reid train` on the bundled sample: status.jsonl and checkpoints, the
+//! checkpoint evaluated by `reid evaluate` through the same path as training's validation,
+//! resume after SIGKILL, and clear errors for bad training settings.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const SPEC: &str = "specs/train_sample.yaml";
+
+fn statuses(results: &Path) -> Vec<Value> {
+    std::fs::read_to_string(results.join("train/status.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn train(results: &Path, overrides: &[&str]) -> std::process::Output {
+    let mut args = vec!["train", "-e", SPEC, "-r", results.to_str().unwrap()];
+    args.extend_from_slice(overrides);
+    reid(&args)
+}
+
+#[test]
+fn training_writes_status_checkpoints_and_validates_like_evaluate() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&train(dir.path(), &["train.num_epochs=2"]));
+    let lines = statuses(dir.path());
+    assert_eq!(lines.len(), 2);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["epoch"], i as u64 + 1);
+        let loss = l["loss"].as_f64().unwrap();
+        let parts = l["loss_ce"].as_f64().unwrap() + l["loss_triplet"].as_f64().unwrap();
+        assert!(loss.is_finite() && (loss - parts).abs() < 1e-4, "{l}");
+        assert!(l["img_per_s"].as_f64().unwrap() > 0.0);
+        assert!(
+            l["checkpoint"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("model_epoch_00{}.ckpt", i + 1))
+        );
+    }
+    // Warm-up: lr rises linearly from 0.1·base to base over 2 epochs.
+    assert!((lines[0]["lr"].as_f64().unwrap() - 3.5e-5).abs() < 1e-9);
+    assert!((lines[1]["lr"].as_f64().unwrap() - 3.5e-4 * 0.55).abs() < 1e-9);
+    let spec_copy = std::fs::read_to_string(dir.path().join("train/experiment.yaml")).unwrap();
+    assert!(spec_copy.contains("num_epochs: 2"), "{spec_copy}");
+
+    // The checkpoint through `reid evaluate` gives the rank-1/mAP training reported.
+    let ckpt = lines[1]["checkpoint"].as_str().unwrap();
+    let eval_dir = dir.path().join("eval");
+    ok(&reid(&[
+        "evaluate",
+        "-e",
+        SPEC,
+        "-r",
+        eval_dir.to_str().unwrap(),
+        &format!("evaluate.checkpoint={ckpt}"),
+        "evaluate.num_sampled_matches=0",
+    ]));
+    let results = read_json(&eval_dir.join("evaluate/results.json"));
+    for (key, status_key) in [("rank1", "rank1"), ("mAP", "mAP")] {
+        let (a, b) = (
+            results[key].as_f64().unwrap(),
+            lines[1][status_key].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 1e-9, "{key}: evaluate {a} vs training {b}");
+    }
+}
+
+#[test]
+fn a_killed_run_resumes_from_its_last_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().to_str().unwrap();
+    // Uninterrupted reference run.
+    let whole = dir.path().join("whole");
+    ok(&train(&whole, &[]));
+    let reference = statuses(&whole);
+
+    let killed = dir.path().join("killed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reid"))
+        .args(["train", "-e", SPEC, "-r", killed.to_str().unwrap()])
+        .current_dir(repo())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = killed.join("train/model_epoch_001.ckpt");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !first.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        first.exists(),
+        "no checkpoint within the deadline ({results})"
+    );
+
+    ok(&train(&killed, &[]));
+    let resumed = statuses(&killed);
+    let epochs: Vec<u64> = resumed
+        .iter()
+        .map(|l| l["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(epochs, vec![1, 2, 3]);
+    for (a, b) in resumed.iter().zip(&reference) {
+        assert_eq!(a["lr"], b["lr"]);
+        let (la, lb) = (a["loss"].as_f64().unwrap(), b["loss"].as_f64().unwrap());
+        assert!(
+            (la - lb).abs() <= 1e-3 * lb,
+            "epoch {}: {la} vs {lb}",
+            a["epoch"]
+        );
+    }
+    // Every checkpoint loads; a finished run has nothing left to do.
+    for e in 1..=3 {
+        let ckpt = killed.join(format!("train/model_epoch_00{e}.ckpt"));
+        ok(&reid(&[
+            "inference",
+            "-e",
+            SPEC,
+            "-r",
+            dir.path().join(format!("inf{e}")).to_str().unwrap(),
+            &format!("inference.checkpoint={}", ckpt.display()),
+        ]));
+    }
+    let again = ok(&train(&killed, &[]));
+    assert!(again.contains("nothing to do"), "{again}");
+}
+
+#[test]
+fn bad_training_settings_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = fails(&train(dir.path(), &["dataset.num_classes=751"]));
+    assert!(err.contains("dataset.num_classes=16"), "{err}");
+    let err = fails(&train(dir.path(), &["model.backbone=resnet_9"]));
+    assert!(err.contains("resnet_9"), "{err}");
+    let err = fails(&train(dir.path(), &["model.pretrain_choice=imagenet"]));
+    assert!(err.contains("model.pretrained_model_path"), "{err}");
+    let err = fails(&train(
+        dir.path(),
+        &["dataset.train_dataset_dir=no/such/dir"],
+    ));
+    assert!(err.contains("no/such/dir"), "{err}");
+    let err = fails(&train(dir.path(), &["dataset.batch_size=400"]));
+    assert!(err.contains("dataset.batch_size"), "{err}");
+    let err = fails(&train(
+        dir.path(),
+        &["train.optim.base_lr=1e30", "train.num_epochs=1"],
+    ));
+    assert!(err.contains("diverged"), "{err}");
+    assert!(!dir.path().join("train/model_epoch_001.ckpt").exists());
+}

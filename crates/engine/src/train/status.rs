@@ -1,0 +1,125 @@
+//! `status.jsonl`: one JSON line per finished epoch (losses, learning rate, speed, validation
+//! metrics, checkpoint written). On resume the lines of epochs that will be trained again are
+//! dropped, so the file always describes one consistent run.
+
+use crate::error::EngineError;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What one epoch did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochStatus {
+    /// 1-based epoch number.
+    pub epoch: u32,
+    /// Mean total loss over the epoch's batches.
+    pub loss: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_ce: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_triplet: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_center: Option<f64>,
+    /// Base learning rate of the epoch.
+    pub lr: f64,
+    /// Training images per second (loading overlapped, validation excluded).
+    pub img_per_s: f64,
+    pub seconds: f64,
+    /// Peak resident memory of the process so far, bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank1: Option<f64>,
+    #[serde(rename = "mAP", skip_serializing_if = "Option::is_none")]
+    pub map: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<PathBuf>,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
+    move |source| EngineError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Appends `status` as one line.
+pub fn append(path: &Path, status: &EpochStatus) -> Result<(), EngineError> {
+    let mut line = serde_json::to_string(status).expect("plain data");
+    line.push('\n');
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .map_err(io_error(path))
+}
+
+/// Reads the file's epochs (an unreadable trailing line, e.g. cut by a kill, is dropped).
+pub fn read(path: &Path) -> Result<Vec<EpochStatus>, EngineError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(path).map_err(io_error(path))?;
+    Ok(text
+        .lines()
+        .map_while(|l| serde_json::from_str(l).ok())
+        .collect())
+}
+
+/// Keeps only the epochs up to `epoch` (1-based), rewriting the file atomically.
+pub fn keep_until(path: &Path, epoch: u32) -> Result<(), EngineError> {
+    let kept: Vec<String> = read(path)?
+        .into_iter()
+        .filter(|s| s.epoch <= epoch)
+        .map(|s| serde_json::to_string(&s).expect("plain data") + "\n")
+        .collect();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_error(path))?;
+    tmp.write_all(kept.concat().as_bytes())
+        .map_err(io_error(path))?;
+    tmp.persist(path).map_err(|e| io_error(path)(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(epoch: u32) -> EpochStatus {
+        EpochStatus {
+            epoch,
+            loss: 1.5,
+            loss_ce: Some(1.0),
+            loss_triplet: None,
+            loss_center: None,
+            lr: 0.1,
+            img_per_s: 3.0,
+            seconds: 9.0,
+            peak_rss_bytes: None,
+            rank1: None,
+            map: Some(0.5),
+            checkpoint: None,
+        }
+    }
+
+    #[test]
+    fn lines_round_trip_and_resume_drops_later_epochs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("status.jsonl");
+        for e in 1..=3 {
+            append(&path, &status(e)).unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.lines().next().unwrap().contains("\"mAP\":0.5"));
+        assert!(!text.contains("loss_triplet"));
+        // A line cut by a kill is ignored.
+        std::fs::write(&path, text + "{\"epoch\": 4, \"lo").unwrap();
+        assert_eq!(
+            read(&path).unwrap(),
+            (1..=3).map(status).collect::<Vec<_>>()
+        );
+        keep_until(&path, 2).unwrap();
+        assert_eq!(read(&path).unwrap(), vec![status(1), status(2)]);
+    }
+}
