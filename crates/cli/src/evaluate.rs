@@ -3,14 +3,14 @@
 //! `evaluate/results.json`, a CMC-curve PNG and a sampled-matches PNG.
 
 use crate::CommonArgs;
-use crate::common::{Experiment, required};
+use crate::common::{Experiment, required, rerank_params};
 use anyhow::{Context, Result, bail};
 use reid_config::Metric;
 use reid_data::dataset::{parse_market_name, summarize};
 use reid_data::{Features, ImageSet, SetName, Skipped};
 use reid_evaluation::metrics::{self, Labels};
 use reid_evaluation::plots::{self, Match, MatchRow};
-use reid_evaluation::rerank::{ReRankParams, re_rank};
+use reid_evaluation::rerank::re_rank;
 use reid_evaluation::{DistMat, Distance, distance_matrix};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -73,12 +73,7 @@ pub fn run(args: &CommonArgs) -> Result<()> {
     gallery.features.l2_normalize();
     let rr = &spec.re_ranking;
     let dist = if rr.re_ranking {
-        let params = ReRankParams {
-            k1: rr.k1,
-            k2: rr.k2,
-            lambda_value: rr.lambda_value,
-        };
-        re_rank(&query.features, &gallery.features, &params)
+        re_rank(&query.features, &gallery.features, &rerank_params(spec))
     } else {
         let distance = match ev.metric {
             Metric::Euclidean => Distance::Euclidean,

@@ -4,7 +4,9 @@
 mod bench;
 mod common;
 mod evaluate;
+mod export;
 mod inference;
+mod serve;
 mod train;
 
 use clap::{Args, Parser, Subcommand};
@@ -15,7 +17,7 @@ use std::process::ExitCode;
 #[command(
     name = "reid",
     version,
-    about = "Person re-identification: train, evaluate, embed and benchmark ReID models"
+    about = "Person re-identification: train, evaluate, embed, export, benchmark and serve ReID models"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -30,8 +32,12 @@ enum Command {
     Evaluate(CommonArgs),
     /// Embeddings of every query and test image, as JSON.
     Inference(CommonArgs),
+    /// A native checkpoint to ONNX (fp32 or fp16), checked against it in ONNX Runtime.
+    Export(CommonArgs),
     /// Model throughput and latency per batch size, and end-to-end extraction speed.
     Bench(CommonArgs),
+    /// HTTP embedding and gallery-search service with a persistent gallery and a web page.
+    Serve(serve::ServeArgs),
 }
 
 /// The arguments every command shares (TAO's).
@@ -64,7 +70,9 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Inference(args) => inference::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -156,3 +156,54 @@ fn bad_training_settings_are_clear_errors() {
     assert!(err.contains("diverged"), "{err}");
     assert!(!dir.path().join("train/model_epoch_001.ckpt").exists());
 }
+
+#[test]
+fn an_exported_checkpoint_evaluates_like_the_checkpoint_without_spec_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&train(dir.path(), &["train.num_epochs=1"]));
+    let ckpt = dir.path().join("train/model_epoch_001.ckpt");
+    let export = |extra: &[&str]| {
+        let ckpt_arg = format!("export.checkpoint={}", ckpt.display());
+        let mut args = vec![
+            "export",
+            "-e",
+            SPEC,
+            "-r",
+            dir.path().to_str().unwrap(),
+            &ckpt_arg,
+        ];
+        args.extend_from_slice(extra);
+        reid(&args)
+    };
+    let out = ok(&export(&[]));
+    assert!(out.contains("max |ONNX Runtime − Burn|"), "{out}");
+    let onnx = dir.path().join("export/model_epoch_001.onnx");
+    let report = read_json(&dir.path().join("export/export_report.json"));
+    assert!(report["max_abs_diff"].as_f64().unwrap() <= 1e-4, "{report}");
+
+    // specs/sample.yaml says 256×128 for its ONNX model; the export's metadata (64×32) wins.
+    let evaluate = |model: &Path, name: &str| {
+        let r = dir.path().join(name);
+        ok(&reid(&[
+            "evaluate",
+            "-e",
+            "specs/sample.yaml",
+            "-r",
+            r.to_str().unwrap(),
+            &format!("evaluate.checkpoint={}", model.display()),
+            "evaluate.num_sampled_matches=0",
+        ]));
+        read_json(&r.join("evaluate/results.json"))
+    };
+    // Features agree to 1e-4, so at most a near-tie can flip: one query of 32 at most.
+    let (a, b) = (evaluate(&ckpt, "native"), evaluate(&onnx, "onnx"));
+    for key in ["rank1", "mAP"] {
+        let (x, y) = (a[key].as_f64().unwrap(), b[key].as_f64().unwrap());
+        assert!(
+            (x - y).abs() <= 1.0 / 32.0,
+            "{key}: checkpoint {x} vs ONNX {y}"
+        );
+    }
+    let err = fails(&export(&["export.data_type=int8"]));
+    assert!(err.contains("int8"), "{err}");
+}

@@ -1,5 +1,5 @@
 //! The experiment spec: one typed struct per TAO section (`model`, `dataset`, `re_ranking`,
-//! `train`, `evaluate`, `inference`, `export`) plus reid's own `bench`. Defaults follow TAO's
+//! `train`, `evaluate`, `inference`, `export`) plus reid's own `bench` and `serve`. Defaults follow TAO's
 //! ReIdentificationNet tables; keys TAO lacks but ONNX models need (e.g. `dataset.channel_order`)
 //! are documented where they are declared.
 
@@ -26,6 +26,7 @@ pub struct Spec {
     pub inference: InferenceConfig,
     pub export: ExportConfig,
     pub bench: BenchConfig,
+    pub serve: ServeConfig,
 }
 
 /// Device for native models (`device`).
@@ -397,6 +398,46 @@ impl Default for BenchConfig {
             batch_sizes: vec![1, 8, 32],
             iterations: 10,
             output_file: None,
+        }
+    }
+}
+
+/// `serve.*`: the `reid serve` embedding and gallery-search service (reid's own section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    /// The model (ONNX or native checkpoint); `--model` wins.
+    pub model: Option<PathBuf>,
+    /// Listen address; loopback by default. `--addr` wins.
+    pub addr: String,
+    /// Gallery store: a folder (the embedded store) or `milvus://HOST:PORT`; `--store` wins.
+    pub store: Option<String>,
+    /// Bearer token every `/v1` request must carry; also `REID_TOKEN`; `--token` wins.
+    pub token: Option<String>,
+    /// Largest batch the model is given when concurrent requests are merged.
+    pub max_batch: usize,
+    /// How long the first image of a batch waits for others, in milliseconds.
+    pub max_wait_ms: u64,
+    /// Largest request body, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Largest decoded image, in pixels (413 above it).
+    pub max_image_pixels: u64,
+    /// Largest `top_k` of a search.
+    pub max_top_k: usize,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            model: None,
+            addr: "127.0.0.1:8080".to_owned(),
+            store: None,
+            token: None,
+            max_batch: 32,
+            max_wait_ms: 5,
+            max_body_bytes: 16 << 20,
+            max_image_pixels: 16 << 20,
+            max_top_k: 1000,
         }
     }
 }

@@ -60,6 +60,16 @@ impl Spec {
         if self.bench.iterations == 0 {
             return Err(invalid("bench.iterations", "must be > 0"));
         }
+        let s = &self.serve;
+        for (key, v) in [
+            ("serve.max_batch", s.max_batch),
+            ("serve.max_body_bytes", s.max_body_bytes),
+            ("serve.max_top_k", s.max_top_k),
+        ] {
+            if v == 0 {
+                return Err(invalid(key, "must be > 0"));
+            }
+        }
         Ok(())
     }
 }

@@ -47,6 +47,49 @@ impl Preprocessor {
         }
     }
 
+    /// The settings as `(key, value)` text pairs, as exported ONNX models record them in their
+    /// metadata (`metadata_props`), so that they can be fed without a spec.
+    pub fn to_metadata(&self) -> Vec<(String, String)> {
+        let list = |v: &[f32; 3]| v.map(|x| x.to_string()).join(",");
+        let order = match self.channel_order {
+            ChannelOrder::Rgb => "rgb",
+            ChannelOrder::Bgr => "bgr",
+        };
+        [
+            ("input_height", self.height.to_string()),
+            ("input_width", self.width.to_string()),
+            ("channel_order", order.to_owned()),
+            ("pixel_mean", list(&self.mean)),
+            ("pixel_std", list(&self.std)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// The settings from metadata written by [`Self::to_metadata`]; None when any is missing
+    /// or unreadable.
+    pub fn from_metadata(get: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let three = |key: &str| -> Option<[f32; 3]> {
+            let v: Vec<f32> = get(key)?
+                .split(',')
+                .map(|x| x.trim().parse().ok())
+                .collect::<Option<_>>()?;
+            v.try_into().ok()
+        };
+        Some(Self {
+            height: get("input_height")?.parse().ok()?,
+            width: get("input_width")?.parse().ok()?,
+            mean: three("pixel_mean")?,
+            std: three("pixel_std")?,
+            channel_order: match get("channel_order")?.as_str() {
+                "rgb" => ChannelOrder::Rgb,
+                "bgr" => ChannelOrder::Bgr,
+                _ => return None,
+            },
+        })
+    }
+
     /// Values per image in the batch tensor.
     pub fn image_len(&self) -> usize {
         3 * (self.height * self.width) as usize
@@ -110,17 +153,32 @@ impl Preprocessor {
         }
     }
 
-    /// Decodes, resizes and normalises one file into a CHW tensor.
-    pub fn load(&self, path: &Path) -> Result<Vec<f32>, DataError> {
-        let img = self
-            .resize(&Self::decode(path)?)
-            .map_err(|message| DataError::Decode {
-                path: path.to_owned(),
-                message,
+    /// Decodes an encoded image held in memory (`what` names it in errors), format from content.
+    pub fn decode_bytes(bytes: &[u8], what: &str) -> Result<RgbImage, DataError> {
+        let img = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .and_then(|r| r.decode().map_err(std::io::Error::other))
+            .map_err(|e| DataError::Decode {
+                path: what.into(),
+                message: e.to_string(),
             })?;
+        Ok(img.to_rgb8())
+    }
+
+    /// Resizes and normalises a decoded image (`what` names it in errors) into a CHW tensor.
+    pub fn prepare(&self, img: &RgbImage, what: &Path) -> Result<Vec<f32>, DataError> {
+        let img = self.resize(img).map_err(|message| DataError::Decode {
+            path: what.to_owned(),
+            message,
+        })?;
         let mut out = vec![0.0; self.image_len()];
         self.write_chw(&img, &mut out);
         Ok(out)
+    }
+
+    /// Decodes, resizes and normalises one file into a CHW tensor.
+    pub fn load(&self, path: &Path) -> Result<Vec<f32>, DataError> {
+        self.prepare(&Self::decode(path)?, path)
     }
 
     /// Mirrors every image of an NCHW batch left–right, in place.
@@ -198,6 +256,19 @@ mod tests {
         pre(ChannelOrder::Bgr).write_chw(&img, &mut out);
         // First plane is now blue, normalised with the first mean/std.
         assert!((out[0] - (0.2 - 0.5) / 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn metadata_round_trips() {
+        let p = pre(ChannelOrder::Bgr);
+        let meta = p.to_metadata();
+        let get = |k: &str| {
+            meta.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(Preprocessor::from_metadata(get), Some(p));
+        assert_eq!(Preprocessor::from_metadata(|_| None), None);
     }
 
     #[test]

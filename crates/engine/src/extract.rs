@@ -50,6 +50,28 @@ pub fn check_input_size(model: &dyn Embedder, pre: &Preprocessor) -> Result<(), 
     Ok(())
 }
 
+/// Embeds the `n` pre-processed images of an NCHW `tensor`; with `flip`, adds the embedding of
+/// each mirrored image (the tensor is left mirrored).
+pub fn embed_tensor(
+    model: &mut dyn Embedder,
+    pre: &Preprocessor,
+    tensor: &mut [f32],
+    n: usize,
+    flip: bool,
+) -> Result<Features, EngineError> {
+    let mut feats = model.embed(tensor, n, pre.height, pre.width)?;
+    if flip {
+        pre.mirror(tensor);
+        let mirrored = model.embed(tensor, n, pre.height, pre.width)?;
+        feats
+            .data
+            .iter_mut()
+            .zip(&mirrored.data)
+            .for_each(|(a, b)| *a += b);
+    }
+    Ok(feats)
+}
+
 /// Embeds `paths` with `model`, pre-processed by `pre`.
 pub fn extract(
     model: &mut dyn Embedder,
@@ -81,16 +103,7 @@ pub fn extract(
         out.failed.append(&mut batch.failed);
         let n = batch.ok.len();
         if n > 0 {
-            let mut feats = model.embed(&batch.tensor, n, pre.height, pre.width)?;
-            if opts.flip {
-                pre.mirror(&mut batch.tensor);
-                let mirrored = model.embed(&batch.tensor, n, pre.height, pre.width)?;
-                feats
-                    .data
-                    .iter_mut()
-                    .zip(&mirrored.data)
-                    .for_each(|(a, b)| *a += b);
-            }
+            let feats = embed_tensor(model, pre, &mut batch.tensor, n, opts.flip)?;
             if let Some(row) = feats.first_non_finite_row() {
                 return Err(EngineError::NonFinite {
                     model: model.describe(),

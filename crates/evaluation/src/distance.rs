@@ -34,9 +34,21 @@ impl DistMat {
 /// `a · bᵀ` (`a.len() × b.len()`), computed by GEMM on the current rayon pool.
 pub fn dot_products(a: &Features, b: &Features) -> DistMat {
     assert_eq!(a.dim, b.dim, "feature dimensions differ");
-    let (m, n, k) = (a.len(), b.len(), a.dim);
+    DistMat {
+        rows: a.len(),
+        cols: b.len(),
+        data: dot_rows(&a.data, &b.data, a.dim),
+    }
+}
+
+/// `a · bᵀ` for row-major matrices of `dim` columns (`a.len() / dim` × `b.len() / dim`, row-major),
+/// by GEMM on the current rayon pool.
+pub fn dot_rows(a: &[f32], b: &[f32], dim: usize) -> Vec<f32> {
+    let k = dim;
+    let m = a.len().checked_div(k).unwrap_or(0);
+    let n = b.len().checked_div(k).unwrap_or(0);
     let mut data = vec![0.0f32; m * n];
-    if m > 0 && n > 0 && k > 0 {
+    if m > 0 && n > 0 {
         // SAFETY: the pointers cover m×k (a), n×k (b) and m×n (data) row-major f32 values,
         // matching the strides given; `data` is not aliased.
         unsafe {
@@ -48,10 +60,10 @@ pub fn dot_products(a: &Features, b: &Features) -> DistMat {
                 1,
                 n as isize,
                 false,
-                a.data.as_ptr(),
+                a.as_ptr(),
                 1,
                 k as isize,
-                b.data.as_ptr(),
+                b.as_ptr(),
                 k as isize,
                 1,
                 0.0,
@@ -63,11 +75,7 @@ pub fn dot_products(a: &Features, b: &Features) -> DistMat {
             );
         }
     }
-    DistMat {
-        rows: m,
-        cols: n,
-        data,
-    }
+    data
 }
 
 fn squared_norms(f: &Features) -> Vec<f32> {

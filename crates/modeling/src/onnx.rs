@@ -1,13 +1,14 @@
 //! Any ReID ONNX model run through ONNX Runtime: checks the graph's input (float NCHW, 3
 //! channels) and output (`[N, D]` or `[N, D, 1, 1]`) when opened, and runs fixed-batch models
-//! (e.g. OMZ's batch-1 graphs) chunk by chunk.
+//! (e.g. OMZ's batch-1 graphs) chunk by chunk. Models exported by reid carry their
+//! pre-processing in their metadata, which then replaces the spec's.
 
 use crate::embedder::Embedder;
 use crate::error::ModelError;
 use crate::runtime;
 use ort::session::{Session, builder::GraphOptimizationLevel};
 use ort::value::{TensorElementType, TensorRef, ValueType};
-use reid_data::Features;
+use reid_data::{Features, Preprocessor};
 use std::path::{Path, PathBuf};
 
 /// An opened ONNX ReID model.
@@ -19,6 +20,8 @@ pub struct OnnxModel {
     /// The batch size the graph is fixed to, if it is not dynamic.
     fixed_batch: Option<usize>,
     input_hw: (Option<u32>, Option<u32>),
+    /// Pre-processing recorded in the model's metadata (models exported by reid).
+    preprocessor: Option<Preprocessor>,
 }
 
 fn fixed_dim(d: i64) -> Option<u32> {
@@ -94,6 +97,10 @@ impl OnnxModel {
             )));
         }
         let output_name = output.name().to_owned();
+        let preprocessor = session
+            .metadata()
+            .ok()
+            .and_then(|m| Preprocessor::from_metadata(|key| m.custom(key)));
         Ok(Self {
             path: path.to_owned(),
             session,
@@ -101,6 +108,7 @@ impl OnnxModel {
             output_name,
             fixed_batch,
             input_hw,
+            preprocessor,
         })
     }
 
@@ -153,6 +161,10 @@ impl Embedder for OnnxModel {
 
     fn max_batch(&self) -> Option<usize> {
         self.fixed_batch
+    }
+
+    fn preprocessor(&self) -> Option<Preprocessor> {
+        self.preprocessor.clone()
     }
 
     fn embed(&mut self, tensor: &[f32], n: usize, h: u32, w: u32) -> Result<Features, ModelError> {

@@ -63,7 +63,7 @@ pub fn save(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(e.to_string()))?;
+    let mut tmp = shared_tempfile(dir).map_err(|e| fail(e.to_string()))?;
     let write = |f: &mut std::fs::File| -> std::io::Result<()> {
         f.write_all(MAGIC)?;
         f.write_all(&VERSION.to_le_bytes())?;
@@ -78,6 +78,15 @@ pub fn save(
     write(tmp.as_file_mut()).map_err(|e| fail(e.to_string()))?;
     tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
     Ok(())
+}
+
+/// A temporary file in `dir` to be renamed over a result file, readable by others like a file
+/// made by `File::create` (a plain temporary file is private to its owner).
+pub fn shared_tempfile(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    builder.tempfile_in(dir)
 }
 
 /// Whether the file at `path` starts like a reid checkpoint.

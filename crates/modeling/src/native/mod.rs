@@ -4,7 +4,7 @@
 
 pub mod backbone;
 pub mod checkpoint;
-mod layers;
+pub mod layers;
 pub mod losses;
 pub mod mobilenet_v2;
 pub mod net;

@@ -1,0 +1,86 @@
+//! `reid serve`: the embedding and gallery-search service, configured by the spec's `serve.*`
+//! keys (the flags win) and the model's pre-processing (its metadata, else the spec's).
+
+use crate::common::rerank_params;
+use anyhow::{Context, Result, bail};
+use reid_config::Spec;
+use reid_data::Preprocessor;
+use reid_serve::ServeOptions;
+use reid_serve::api::Limits;
+use reid_serve::batcher::BatchPolicy;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `reid serve`'s arguments: TAO's `-e` and overrides, plus the service's own flags.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Experiment spec (YAML).
+    #[arg(short = 'e', long = "experiment_spec", alias = "experiment-spec")]
+    spec: PathBuf,
+    /// Results folder; the gallery goes to RESULTS_DIR/serve/gallery unless a store is given.
+    #[arg(short = 'r', long = "results_dir", alias = "results-dir")]
+    results_dir: Option<PathBuf>,
+    /// Model: ONNX or a native checkpoint (`serve.model`).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Listen address (`serve.addr`, default 127.0.0.1:8080; port 0 picks a free one).
+    #[arg(long)]
+    addr: Option<String>,
+    /// Gallery store folder (`serve.store`).
+    #[arg(long)]
+    store: Option<String>,
+    /// Bearer token for /v1 and /metrics (`serve.token`, or the REID_TOKEN variable).
+    #[arg(long)]
+    token: Option<String>,
+    /// Spec overrides, `section.key=value`.
+    overrides: Vec<String>,
+}
+
+pub fn run(args: &ServeArgs) -> Result<()> {
+    let spec = Spec::load(&args.spec, &args.overrides)?;
+    let cfg = &spec.serve;
+    let Some(model_path) = args.model.clone().or_else(|| cfg.model.clone()) else {
+        bail!("missing setting: give --model or serve.model (an ONNX model or a checkpoint)");
+    };
+    let store = match (&args.store, &cfg.store, &args.results_dir) {
+        (Some(s), _, _) | (None, Some(s), _) => s.clone(),
+        (None, None, Some(r)) => r.join("serve/gallery").display().to_string(),
+        (None, None, None) => bail!("missing setting: give --store, serve.store or -r RESULTS_DIR"),
+    };
+    if store.starts_with("milvus://") {
+        bail!("serve.store {store}: the Milvus store is not available yet; give a folder");
+    }
+    let token = args
+        .token
+        .clone()
+        .or_else(|| cfg.token.clone())
+        .or_else(|| std::env::var("REID_TOKEN").ok())
+        .filter(|t| !t.is_empty());
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(spec.num_threads)
+        .build_global();
+    let model = reid_modeling::open_model(&model_path, spec.num_threads, spec.device)
+        .with_context(|| format!("cannot open the model {}", model_path.display()))?;
+    let pre = model
+        .preprocessor()
+        .unwrap_or_else(|| Preprocessor::from_spec(&spec));
+    reid_engine::extract::check_input_size(model.as_ref(), &pre)?;
+    let opts = ServeOptions {
+        addr: args.addr.clone().unwrap_or_else(|| cfg.addr.clone()),
+        store_dir: PathBuf::from(store),
+        token,
+        batch: BatchPolicy {
+            max_batch: cfg.max_batch,
+            max_wait: Duration::from_millis(cfg.max_wait_ms),
+            flip: spec.model.with_flip_feature,
+        },
+        limits: Limits {
+            max_body_bytes: cfg.max_body_bytes,
+            max_image_pixels: cfg.max_image_pixels,
+            max_top_k: cfg.max_top_k,
+        },
+        rerank: rerank_params(&spec),
+    };
+    reid_serve::serve(opts, model, pre)?;
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! reid's deployment stage: native checkpoints to ONNX (`reid export`). The graph is written
+//! from the module structure (`lower`, `graph`, `proto`; BatchNorm folded into convolutions),
+//! input `input` NCHW float and output `embedding`, dynamic batch by default, with the
+//! pre-processing and head settings in the model's metadata. Every export proves itself: the
+//! ONNX model runs in ONNX Runtime beside the Burn network on the same batch, and an fp32 export
+//! whose features differ by more than 1e-4 (fp16: cosine below 0.999) fails and is removed.
+
+mod graph;
+mod lower;
+mod proto;
+
+pub use graph::{OPSET, WeightType};
+
+use reid_data::Preprocessor;
+use reid_data::dataset::list_images;
+use reid_modeling::native::checkpoint;
+use reid_modeling::native::net::NetConfig;
+use reid_modeling::{Embedder, ModelError, NativeModel, OnnxModel};
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Largest fp32 feature difference allowed between ONNX Runtime and Burn.
+pub const FP32_TOLERANCE: f32 = 1e-4;
+/// Smallest per-image cosine allowed between fp16 and fp32 features.
+pub const FP16_MIN_COSINE: f32 = 0.999;
+/// Images the self-check runs.
+const CHECK_IMAGES: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Data(#[from] reid_data::DataError),
+    #[error("cannot build the ONNX graph: {0}")]
+    Graph(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the exported model {} does not compute what the checkpoint computes: {detail}; the file was removed",
+        path.display()
+    )]
+    Mismatch { path: PathBuf, detail: String },
+}
+
+/// What to export.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    pub weights: WeightType,
+    /// Fixed batch size, or None for a dynamic batch.
+    pub batch: Option<usize>,
+    /// Images for the self-check (the first few are used); synthetic inputs when empty.
+    pub check_images: Vec<PathBuf>,
+    /// ONNX Runtime threads for the self-check (0 = all cores).
+    pub threads: usize,
+}
+
+/// What an export wrote and how closely it matches the checkpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    pub onnx_file: PathBuf,
+    pub bytes: u64,
+    pub opset: i64,
+    pub dynamic_batch: bool,
+    pub feat_dim: usize,
+    /// Images compared (real ones, or synthetic when none were given).
+    pub checked_images: usize,
+    pub synthetic_check: bool,
+    /// Largest |ONNX Runtime − Burn| over all features.
+    pub max_abs_diff: f32,
+    /// Smallest per-image cosine between the two.
+    pub min_cosine: f32,
+}
+
+/// Exports the checkpoint at `checkpoint` to `out` and checks it against Burn.
+pub fn export(
+    checkpoint: &Path,
+    out: &Path,
+    opts: &ExportOptions,
+) -> Result<ExportReport, ExportError> {
+    let device = burn::prelude::Device::flex();
+    let (header, net, _) = checkpoint::load(checkpoint, &device)?;
+    let cfg = header.net;
+    let mut g = graph::GraphBuilder::new(opts.weights);
+    let embedding = lower::embedding(&mut g, &net, cfg.neck_feat, "input")?;
+    let dim = cfg.feat_dim;
+    let model = g.finish(
+        "input",
+        (cfg.input_height, cfg.input_width),
+        &embedding,
+        "embedding",
+        dim,
+        opts.batch,
+        metadata(&cfg, opts.weights),
+    );
+    let bytes = model.to_bytes();
+    write_atomically(out, &bytes)?;
+    let native = NativeModel::from_net(checkpoint.to_owned(), net, cfg.clone(), device);
+    let report = check(native, out, &cfg, opts, bytes.len() as u64, dim);
+    if let Err(ExportError::Mismatch { .. }) = &report {
+        let _ = std::fs::remove_file(out);
+    }
+    report
+}
+
+fn metadata(cfg: &NetConfig, weights: WeightType) -> Vec<(String, String)> {
+    let mut m = cfg.preprocessor().to_metadata();
+    let neck_feat = match cfg.neck_feat {
+        reid_config::NeckFeat::Before => "before",
+        reid_config::NeckFeat::After => "after",
+    };
+    m.extend(
+        [
+            ("backbone", cfg.backbone.clone()),
+            ("feat_dim", cfg.feat_dim.to_string()),
+            ("neck_feat", neck_feat.to_owned()),
+            ("weights", format!("{weights:?}").to_lowercase()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    m
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    let io = |source| ExportError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut tmp = checkpoint::shared_tempfile(dir).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// A batch for the self-check: real images when given, else a deterministic pattern.
+fn check_batch(pre: &Preprocessor, images: &[PathBuf]) -> (Vec<f32>, usize, bool) {
+    let paths: Vec<PathBuf> = images.iter().take(CHECK_IMAGES).cloned().collect();
+    let batch = pre.load_batch(&paths);
+    if !batch.ok.is_empty() {
+        return (batch.tensor, batch.ok.len(), false);
+    }
+    let n = 3;
+    let tensor = (0..n * pre.image_len())
+        .map(|i| ((i as f32) * 0.37).sin() * 2.0)
+        .collect();
+    (tensor, n, true)
+}
+
+fn check(
+    mut native: NativeModel,
+    out: &Path,
+    cfg: &NetConfig,
+    opts: &ExportOptions,
+    bytes: u64,
+    dim: usize,
+) -> Result<ExportReport, ExportError> {
+    let pre = cfg.preprocessor();
+    let (tensor, n, synthetic) = check_batch(&pre, &opts.check_images);
+    let (h, w) = (pre.height, pre.width);
+    let reference = native.embed(&tensor, n, h, w)?;
+    let mut onnx = OnnxModel::open(out, opts.threads)?;
+    let got = onnx.embed(&tensor, n, h, w)?;
+    let mismatch = |detail: String| ExportError::Mismatch {
+        path: out.to_owned(),
+        detail,
+    };
+    if got.dim != reference.dim || got.len() != reference.len() {
+        return Err(mismatch(format!(
+            "{} × {}-d features instead of {} × {}-d",
+            got.len(),
+            got.dim,
+            reference.len(),
+            reference.dim
+        )));
+    }
+    let max_abs_diff = got
+        .data
+        .iter()
+        .zip(&reference.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    let min_cosine = got
+        .data
+        .chunks_exact(dim)
+        .zip(reference.data.chunks_exact(dim))
+        .map(|(a, b)| {
+            let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+            let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+            dot / (na * nb).max(f32::MIN_POSITIVE)
+        })
+        .fold(1.0f32, f32::min);
+    if !max_abs_diff.is_finite() || !min_cosine.is_finite() {
+        return Err(mismatch("non-finite features".into()));
+    }
+    match opts.weights {
+        WeightType::Fp32 if max_abs_diff > FP32_TOLERANCE => {
+            return Err(mismatch(format!(
+                "max |ONNX Runtime − Burn| = {max_abs_diff:.3e} > {FP32_TOLERANCE:e}"
+            )));
+        }
+        WeightType::Fp16 if min_cosine < FP16_MIN_COSINE => {
+            return Err(mismatch(format!(
+                "fp16 cosine {min_cosine:.5} < {FP16_MIN_COSINE}"
+            )));
+        }
+        _ => {}
+    }
+    Ok(ExportReport {
+        onnx_file: out.to_owned(),
+        bytes,
+        opset: OPSET,
+        dynamic_batch: opts.batch.is_none(),
+        feat_dim: dim,
+        checked_images: n,
+        synthetic_check: synthetic,
+        max_abs_diff,
+        min_cosine,
+    })
+}
+
+/// Up to a few images from `dir` for the self-check.
+pub fn sample_images(dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
+    let mut files = list_images(dir)?;
+    files.truncate(CHECK_IMAGES);
+    Ok(files)
+}

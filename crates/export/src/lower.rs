@@ -1,0 +1,187 @@
+//! The native network as ONNX nodes, module by module: every convolution with its BatchNorm
+//! folded in (`W·s`, `β − μ·s` with `s = γ/√(σ² + ε)`), ReLU6 as `Clip`, ResNet's max-pool and
+//! residual adds, and the BNNeck head as global average pooling, the optional reduction
+//! `MatMul` and the neck's BatchNorm as a per-channel multiply-add.
+
+use crate::ExportError;
+use crate::graph::{GraphBuilder, int, ints};
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::prelude::*;
+use reid_config::NeckFeat;
+use reid_modeling::native::backbone::Backbone;
+use reid_modeling::native::layers::{BnNeckHead, ConvBn};
+use reid_modeling::native::mobilenet_v2::MobileNetV2;
+use reid_modeling::native::net::ReidNet;
+use reid_modeling::native::resnet::ResNet;
+
+fn values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, ExportError> {
+    t.into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| ExportError::Graph(format!("reading weights: {e:?}")))
+}
+
+/// Per-channel (scale, shift) of a BatchNorm in evaluation mode.
+fn bn_affine(bn: &BatchNorm) -> Result<(Vec<f32>, Vec<f32>), ExportError> {
+    let gamma = values(bn.gamma.val())?;
+    let beta = values(bn.beta.val())?;
+    let mean = values(bn.running_mean.value())?;
+    let var = values(bn.running_var.value())?;
+    let eps = bn.epsilon as f32;
+    let scale: Vec<f32> = gamma
+        .iter()
+        .zip(&var)
+        .map(|(g, v)| g / (v + eps).sqrt())
+        .collect();
+    let shift = beta
+        .iter()
+        .zip(&mean)
+        .zip(&scale)
+        .map(|((b, m), s)| b - m * s)
+        .collect();
+    Ok((scale, shift))
+}
+
+fn pads(padding: &PaddingConfig2d) -> Result<[i64; 4], ExportError> {
+    match padding {
+        PaddingConfig2d::Valid => Ok([0; 4]),
+        &PaddingConfig2d::Explicit(top, left, bottom, right) => {
+            Ok([top, left, bottom, right].map(|p| p as i64))
+        }
+        other => Err(ExportError::Graph(format!(
+            "padding {other:?} is not exported"
+        ))),
+    }
+}
+
+fn conv(g: &mut GraphBuilder, c: &Conv2d, bn: &BatchNorm, x: &str) -> Result<String, ExportError> {
+    let dims = c.weight.val().dims();
+    let mut w = values(c.weight.val())?;
+    let (scale, mut shift) = bn_affine(bn)?;
+    let per_out = w.len() / dims[0];
+    for (o, chunk) in w.chunks_exact_mut(per_out).enumerate() {
+        chunk.iter_mut().for_each(|v| *v *= scale[o]);
+    }
+    if let Some(b) = &c.bias {
+        for ((s, b), sc) in shift.iter_mut().zip(values(b.val())?).zip(&scale) {
+            *s += b * sc;
+        }
+    }
+    let w = g.weight("conv_w", &dims, &w);
+    let b = g.weight("conv_b", &[dims[0]], &shift);
+    let attrs = vec![
+        ints("kernel_shape", &c.kernel_size.map(|k| k as i64)),
+        ints("strides", &c.stride.map(|s| s as i64)),
+        ints("dilations", &c.dilation.map(|d| d as i64)),
+        ints("pads", &pads(&c.padding)?),
+        int("group", c.groups as i64),
+    ];
+    Ok(g.node("Conv", &[x, &w, &b], attrs))
+}
+
+/// A folded convolution, then ReLU6 when the block has it.
+fn conv_bn(g: &mut GraphBuilder, cb: &ConvBn, x: &str) -> Result<String, ExportError> {
+    let y = conv(g, &cb.conv, &cb.bn, x)?;
+    if !cb.act {
+        return Ok(y);
+    }
+    let (lo, hi) = (g.scalar("zero", 0.0), g.scalar("six", 6.0));
+    Ok(g.node("Clip", &[&y, &lo, &hi], Vec::new()))
+}
+
+fn mobilenet_v2(g: &mut GraphBuilder, m: &MobileNetV2, x: &str) -> Result<String, ExportError> {
+    let mut x = conv_bn(g, &m.stem, x)?;
+    for block in &m.blocks {
+        let mut y = x.clone();
+        if let Some(e) = &block.expand {
+            y = conv_bn(g, e, &y)?;
+        }
+        y = conv_bn(g, &block.dw, &y)?;
+        y = conv_bn(g, &block.project, &y)?;
+        x = if block.residual {
+            g.node("Add", &[&x, &y], Vec::new())
+        } else {
+            y
+        };
+    }
+    conv_bn(g, &m.last, &x)
+}
+
+fn relu(g: &mut GraphBuilder, x: &str) -> String {
+    g.node("Relu", &[x], Vec::new())
+}
+
+fn resnet(g: &mut GraphBuilder, r: &ResNet, x: &str) -> Result<String, ExportError> {
+    let stem = conv_bn(g, &r.stem, x)?;
+    let stem = relu(g, &stem);
+    let p = &r.pool;
+    let mut x = g.node(
+        "MaxPool",
+        &[&stem],
+        vec![
+            ints("kernel_shape", &p.kernel_size.map(|k| k as i64)),
+            ints("strides", &p.stride.map(|s| s as i64)),
+            ints("pads", &pads(&p.padding)?),
+        ],
+    );
+    for block in r.layers.iter().flatten() {
+        let shortcut = match &block.downsample {
+            Some(d) => conv_bn(g, d, &x)?,
+            None => x.clone(),
+        };
+        let y = conv_bn(g, &block.conv1, &x)?;
+        let y = relu(g, &y);
+        let mut y = conv_bn(g, &block.conv2, &y)?;
+        if let Some(c3) = &block.conv3 {
+            let a = relu(g, &y);
+            y = conv_bn(g, c3, &a)?;
+        }
+        let sum = g.node("Add", &[&y, &shortcut], Vec::new());
+        x = relu(g, &sum);
+    }
+    Ok(x)
+}
+
+fn head(
+    g: &mut GraphBuilder,
+    h: &BnNeckHead,
+    fmap: &str,
+    neck_feat: NeckFeat,
+) -> Result<String, ExportError> {
+    let pooled = g.node("GlobalAveragePool", &[fmap], Vec::new());
+    let mut x = g.node("Flatten", &[&pooled], vec![int("axis", 1)]);
+    if let Some(r) = &h.reduction {
+        let w = g.weight(
+            "reduction_w",
+            &r.weight.val().dims(),
+            &values(r.weight.val())?,
+        );
+        x = g.node("MatMul", &[&x, &w], Vec::new());
+        if let Some(b) = &r.bias {
+            let b = g.weight("reduction_b", &b.val().dims(), &values(b.val())?);
+            x = g.node("Add", &[&x, &b], Vec::new());
+        }
+    }
+    if let (NeckFeat::After, Some(bn)) = (neck_feat, &h.bnneck) {
+        let (scale, shift) = bn_affine(bn)?;
+        let s = g.weight("neck_scale", &[scale.len()], &scale);
+        let b = g.weight("neck_shift", &[shift.len()], &shift);
+        let y = g.node("Mul", &[&x, &s], Vec::new());
+        x = g.node("Add", &[&y, &b], Vec::new());
+    }
+    Ok(x)
+}
+
+/// Lowers `net`'s test-time embedding of the graph value `input`; returns the embedding's name.
+pub fn embedding(
+    g: &mut GraphBuilder,
+    net: &ReidNet,
+    neck_feat: NeckFeat,
+    input: &str,
+) -> Result<String, ExportError> {
+    let fmap = match &net.backbone {
+        Backbone::MobileNetV2(m) => mobilenet_v2(g, m, input)?,
+        Backbone::ResNet(r) => resnet(g, r, input)?,
+    };
+    head(g, &net.head, &fmap, neck_feat)
+}
