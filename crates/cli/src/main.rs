@@ -6,6 +6,7 @@ mod common;
 mod evaluate;
 mod export;
 mod inference;
+mod search;
 mod serve;
 mod train;
 
@@ -38,6 +39,8 @@ enum Command {
     Bench(CommonArgs),
     /// HTTP embedding and gallery-search service with a persistent gallery and a web page.
     Serve(serve::ServeArgs),
+    /// Find the person of a query crop in camera frames (detector → crops → ReID).
+    Search(search::SearchArgs),
 }
 
 /// The arguments every command shares (TAO's).
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Search(args) => search::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

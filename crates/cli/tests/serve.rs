@@ -527,3 +527,222 @@ fn bad_requests_get_json_errors_with_the_right_status() {
         assert!(stderr.contains(needle), "{stderr}");
     }
 }
+
+/// A headless Chromium driven through chromedriver's WebDriver HTTP API.
+struct Browser {
+    driver: Child,
+    url: String,
+    agent: ureq::Agent,
+    _profile: tempfile::TempDir,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    /// `None` (and a "skipped" line) when Debian's chromium + chromium-driver are not installed.
+    fn start() -> Option<Self> {
+        let (driver, chromium) = ("/usr/bin/chromedriver", "/usr/bin/chromium");
+        if !Path::new(driver).exists() || !Path::new(chromium).exists() {
+            eprintln!(
+                "skipped: {driver} or {chromium} not found (apt-get install chromium chromium-driver)"
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let base = format!("http://127.0.0.1:{port}");
+        let ready = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            agent.get(format!("{base}/status")).call().is_ok()
+        });
+        assert!(ready, "chromedriver did not start");
+        let profile = tempfile::tempdir().unwrap();
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,1000",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain([format!("--user-data-dir={}", profile.path().display())])
+        .collect::<Vec<_>>();
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
+            "goog:chromeOptions": {"binary": chromium, "args": args}}}});
+        let mut browser = Self {
+            driver: child,
+            url: base,
+            agent,
+            _profile: profile,
+        };
+        let session = browser.cmd("POST", "/session", Some(caps));
+        let id = session["sessionId"]
+            .as_str()
+            .expect("a WebDriver session")
+            .to_owned();
+        browser.url = format!("{}/session/{id}", browser.url);
+        Some(browser)
+    }
+
+    /// A WebDriver command; returns its `value`.
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.url);
+        let response = match body {
+            Some(b) => self.agent.post(&url).send_json(b),
+            None if method == "GET" => self.agent.get(&url).call(),
+            None => self.agent.delete(&url).call(),
+        }
+        .expect("chromedriver answers");
+        let v: Value = response.into_body().read_json().unwrap();
+        assert!(v["value"].get("error").is_none(), "{method} {path}: {v}");
+        v["value"].clone()
+    }
+
+    fn find_all(&self, css: &str) -> Vec<String> {
+        let found = self.cmd(
+            "POST",
+            "/elements",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e[ELEMENT].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn find(&self, css: &str) -> String {
+        self.find_all(css)
+            .pop()
+            .unwrap_or_else(|| panic!("no element {css}"))
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let el = self.find(css);
+        self.cmd(
+            "POST",
+            &format!("/element/{el}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    fn click(&self, css: &str) {
+        let el = self.find(css);
+        self.cmd("POST", &format!("/element/{el}/click"), Some(json!({})));
+    }
+
+    fn script(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+    }
+
+    /// Polls `script` until it returns true (20 s at most).
+    fn wait_for(&self, script: &str) {
+        let ok = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            self.script(script) == json!(true)
+        });
+        assert!(ok, "timed out waiting for {script}");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if self.url.contains("/session/") {
+            let _ = self.agent.delete(&self.url).call();
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+#[test]
+fn the_web_page_searches_the_gallery_and_enrols_crops_in_chromium() {
+    let (Some(_), Some(browser)) = (python(), Browser::start()) else {
+        return;
+    };
+    let dir = repo().join("assets/sample/cuhk03-mini");
+    let gallery = list_images(&dir.join("bounding_box_test")).unwrap();
+    let query = list_images(&dir.join("query")).unwrap().remove(0);
+    let store = tempfile::tempdir().unwrap();
+    let server = Server::start(SAMPLE_SPEC, store.path(), &[]);
+    enrol_images(&server, &gallery);
+    let expected: Vec<Value> = server.ok(
+        "POST",
+        "/v1/search",
+        Some(&json!({"image_b64": b64(&query), "top_k": 10})),
+    )["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["person_id"].clone())
+        .collect();
+
+    browser.cmd("POST", "/url", Some(json!({ "url": server.base })));
+    browser.type_into("#token", TOKEN);
+    browser.script(
+        "document.getElementById('token').dispatchEvent(new Event('change')); return true;",
+    );
+    browser.wait_for(
+        "return document.getElementById('stats').textContent.startsWith('126 gallery items');",
+    );
+    browser.type_into("#query", query.to_str().unwrap());
+    browser.click("#search-form button");
+    browser.wait_for(
+        "const imgs = [...document.querySelectorAll('.match img')];
+         return imgs.length == 10 && imgs.every(i => i.complete && i.naturalWidth > 0);",
+    );
+    let shown = browser
+        .script("return [...document.querySelectorAll('.match .pid')].map(e => e.textContent);");
+    assert_eq!(
+        shown.as_array().unwrap(),
+        &expected,
+        "the grid shows the API's ranking"
+    );
+
+    let artifacts = repo().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(browser.cmd("GET", "/screenshot", None).as_str().unwrap())
+        .unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+    std::fs::write(artifacts.join("web_search.png"), &png).unwrap();
+
+    // Enrol a crop from the page: it lands in the gallery with the typed metadata.
+    browser.type_into("#enrol-files", query.to_str().unwrap());
+    browser.type_into("#person-id", "from-page");
+    browser.type_into("#enrol-camera", "9");
+    browser.click("#enrol-form button");
+    browser.wait_for(
+        "return document.getElementById('enrol-status').textContent.startsWith('enrolled 1');",
+    );
+    let res = server.ok(
+        "POST",
+        "/v1/search",
+        Some(&json!({"image_b64": b64(&query), "top_k": 1, "camera": "9"})),
+    );
+    assert_eq!(res["results"][0]["person_id"], "from-page");
+    assert!(res["results"][0]["distance"].as_f64().unwrap() < 1e-3);
+}

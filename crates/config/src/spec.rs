@@ -1,5 +1,5 @@
 //! The experiment spec: one typed struct per TAO section (`model`, `dataset`, `re_ranking`,
-//! `train`, `evaluate`, `inference`, `export`) plus reid's own `bench` and `serve`. Defaults follow TAO's
+//! `train`, `evaluate`, `inference`, `export`) plus reid's own `bench`, `serve` and `track`. Defaults follow TAO's
 //! ReIdentificationNet tables; keys TAO lacks but ONNX models need (e.g. `dataset.channel_order`)
 //! are documented where they are declared.
 
@@ -27,6 +27,7 @@ pub struct Spec {
     pub export: ExportConfig,
     pub bench: BenchConfig,
     pub serve: ServeConfig,
+    pub track: TrackConfig,
 }
 
 /// Device for native models (`device`).
@@ -438,6 +439,32 @@ impl Default for ServeConfig {
             max_body_bytes: 16 << 20,
             max_image_pixels: 16 << 20,
             max_top_k: 1000,
+        }
+    }
+}
+
+/// `track.*`: person detection in frames for `reid search` and `reid track` (reid's own section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackConfig {
+    /// Person detector (ONNX, FastestDet-style); `--detector` wins.
+    pub detector: Option<PathBuf>,
+    /// ReID model for the crops (ONNX or checkpoint); `--model` wins.
+    pub model: Option<PathBuf>,
+    /// Detections scoring lower are ignored (FastestDet's score: objectness^0.6 × class^0.4).
+    pub min_score: f32,
+    /// Person search: a frame's nearest detection is the query person when its distance
+    /// (Euclidean between L2-normalised embeddings) is at most this.
+    pub match_distance: f32,
+}
+
+impl Default for TrackConfig {
+    fn default() -> Self {
+        Self {
+            detector: None,
+            model: None,
+            min_score: 0.5,
+            match_distance: 1.0,
         }
     }
 }

@@ -70,6 +70,13 @@ impl Spec {
                 return Err(invalid(key, "must be > 0"));
             }
         }
+        let t = &self.track;
+        if !(0.0..=1.0).contains(&t.min_score) {
+            return Err(invalid("track.min_score", "must be in [0, 1]"));
+        }
+        if !(t.match_distance > 0.0 && t.match_distance <= 2.0) {
+            return Err(invalid("track.match_distance", "must be in (0, 2]"));
+        }
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
-//! Result pictures: the CMC curve ([`plot_cmc`]) and the grid of sampled queries with their top
-//! matches ([`plot_sampled_matches`]), both written as PNG files.
+//! Result pictures: the CMC curve ([`plot_cmc`]), the grid of sampled queries with their top
+//! matches ([`plot_sampled_matches`]) and camera frames with labelled boxes ([`plot_boxes`]), all
+//! written as PNG files (frames as JPEG when `out` says so).
 //!
 //! Drawing goes through plotters' bitmap backend into an RGB buffer that the `image` crate encodes.
 //! Text uses the vendored DejaVu Sans (`assets/fonts`), so no system font is needed.
@@ -346,19 +347,77 @@ fn render(
     (w, h): (u32, u32),
     draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> DrawResult,
 ) -> Result<RgbImage, PlotError> {
+    render_into(out, vec![0u8; w as usize * h as usize * 3], (w, h), draw)
+}
+
+/// Runs `draw` on `buf`, a `w × h` RGB picture, and returns the pixels.
+fn render_into(
+    out: &Path,
+    mut buf: Vec<u8>,
+    (w, h): (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> DrawResult,
+) -> Result<RgbImage, PlotError> {
     if !font_ready() {
         return Err(draw_error(
             out,
             "the embedded DejaVu Sans font was rejected",
         ));
     }
-    let mut buf = vec![0u8; w as usize * h as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         draw(&root).map_err(|e| draw_error(out, e))?;
         root.present().map_err(|e| draw_error(out, e))?;
     }
     RgbImage::from_raw(w, h, buf).ok_or_else(|| draw_error(out, "pixel buffer has the wrong size"))
+}
+
+/// A box to draw on a frame: corners in pixels, colour, line width and a caption above it.
+#[derive(Debug, Clone)]
+pub struct FrameBox {
+    pub x1: i32,
+    pub y1: i32,
+    pub x2: i32,
+    pub y2: i32,
+    pub color: [u8; 3],
+    pub thickness: u32,
+    pub label: String,
+}
+
+/// Writes `frame` with `boxes` drawn on it to `out` (PNG, or JPEG for `.jpg`/`.jpeg`).
+pub fn plot_boxes(frame: &RgbImage, boxes: &[FrameBox], out: &Path) -> Result<(), PlotError> {
+    let (w, h) = frame.dimensions();
+    let img = render_into(out, frame.as_raw().clone(), (w, h), |root| {
+        let size = (h / 40).clamp(12, 32) / 2 * 2;
+        for b in boxes {
+            let color = RGBColor(b.color[0], b.color[1], b.color[2]);
+            for t in 0..b.thickness as i32 {
+                root.draw(&Rectangle::new(
+                    [(b.x1 - t, b.y1 - t), (b.x2 + t, b.y2 + t)],
+                    color.stroke_width(1),
+                ))?;
+            }
+            if !b.label.is_empty() {
+                let style = TextStyle::from((FONT, size).into_font()).color(&WHITE);
+                let (tw, th) = root.estimate_text_size(&b.label, &style)?;
+                let top = (b.y1 - th as i32 - 6).max(0);
+                root.draw(&Rectangle::new(
+                    [(b.x1 - 1, top), (b.x1 + tw as i32 + 6, top + th as i32 + 6)],
+                    color.filled(),
+                ))?;
+                root.draw(&Text::new(b.label.clone(), (b.x1 + 3, top + 3), style))?;
+            }
+        }
+        Ok(())
+    })?;
+    let jpeg = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"));
+    if jpeg {
+        save_image(&img, out, ImageFormat::Jpeg)
+    } else {
+        save_png(&img, out)
+    }
 }
 
 fn draw_error(out: &Path, message: impl Display) -> PlotError {
@@ -370,6 +429,11 @@ fn draw_error(out: &Path, message: impl Display) -> PlotError {
 
 /// Writes `img` to `out` as PNG, creating the parent directories.
 fn save_png(img: &RgbImage, out: &Path) -> Result<(), PlotError> {
+    save_image(img, out, ImageFormat::Png)
+}
+
+/// Writes `img` to `out` in `format`, creating the parent directories.
+fn save_image(img: &RgbImage, out: &Path, format: ImageFormat) -> Result<(), PlotError> {
     let io = |source| PlotError::Io {
         path: out.to_path_buf(),
         source,
@@ -378,14 +442,13 @@ fn save_png(img: &RgbImage, out: &Path) -> Result<(), PlotError> {
         fs::create_dir_all(dir).map_err(io)?;
     }
     let mut file = BufWriter::new(File::create(out).map_err(io)?);
-    img.write_to(&mut file, ImageFormat::Png)
-        .map_err(|e| match e {
-            ImageError::IoError(source) => io(source),
-            source => PlotError::Encode {
-                path: out.to_path_buf(),
-                source,
-            },
-        })?;
+    img.write_to(&mut file, format).map_err(|e| match e {
+        ImageError::IoError(source) => io(source),
+        source => PlotError::Encode {
+            path: out.to_path_buf(),
+            source,
+        },
+    })?;
     file.flush().map_err(io)
 }
 

@@ -1,13 +1,16 @@
 //! reid's modeling stage: the [`Embedder`] interface and its implementations — ONNX models run
 //! through ONNX Runtime (`onnx`, with the library located by `runtime`) and the networks reid
-//! builds itself with Burn (`native`), on the device chosen at run time (`device`).
+//! builds itself with Burn (`native`), on the device chosen at run time (`device`) — and the
+//! person [`Detector`] of the video pipeline.
 
+pub mod detector;
 mod embedder;
 mod error;
 pub mod native;
 mod onnx;
 pub mod runtime;
 
+pub use detector::{BBox, Detection, Detector};
 pub use embedder::Embedder;
 pub use error::ModelError;
 pub use native::NativeModel;

@@ -24,29 +24,35 @@ pub struct OnnxModel {
     preprocessor: Option<Preprocessor>,
 }
 
-fn fixed_dim(d: i64) -> Option<u32> {
+/// An ONNX Runtime session for the model at `path` with `threads` intra-op threads (0 = all
+/// cores), fully optimised.
+pub(crate) fn session(path: &Path, threads: usize) -> Result<Session, ModelError> {
+    if !path.is_file() {
+        return Err(ModelError::MissingFile(path.to_owned()));
+    }
+    let load = |message: String| ModelError::Load {
+        path: path.to_owned(),
+        message,
+    };
+    let env = runtime::environment()?;
+    Session::builder(env)
+        .map_err(|e| load(e.to_string()))?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(|e| load(e.to_string()))?
+        .with_intra_threads(threads)
+        .map_err(|e| load(e.to_string()))?
+        .commit_from_file(path)
+        .map_err(|e| load(e.to_string()))
+}
+
+pub(crate) fn fixed_dim(d: i64) -> Option<u32> {
     u32::try_from(d).ok().filter(|&d| d > 0)
 }
 
 impl OnnxModel {
     /// Opens `path` with `threads` intra-op threads (0 = ONNX Runtime's default: all cores).
     pub fn open(path: &Path, threads: usize) -> Result<Self, ModelError> {
-        if !path.is_file() {
-            return Err(ModelError::MissingFile(path.to_owned()));
-        }
-        let load = |message: String| ModelError::Load {
-            path: path.to_owned(),
-            message,
-        };
-        let env = runtime::environment()?;
-        let session = Session::builder(env)
-            .map_err(|e| load(e.to_string()))?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| load(e.to_string()))?
-            .with_intra_threads(threads)
-            .map_err(|e| load(e.to_string()))?
-            .commit_from_file(path)
-            .map_err(|e| load(e.to_string()))?;
+        let session = session(path, threads)?;
         let shape_err = |message: String| ModelError::Shape {
             path: path.to_owned(),
             message,
