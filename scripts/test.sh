@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# The test command: sets up ONNX Runtime if needed, installs Debian's Chromium + ChromeDriver for
-# the web page test when missing, then runs every test of the workspace.
-# Tests that need ../shared/data or Chromium say "skipped" when it is absent.
+# The test command: sets up ONNX Runtime if needed, installs what some tests drive when it is
+# missing (Debian's ffmpeg for the video tests, chromium + chromium-driver for the web page
+# test), then runs every test of the workspace. Tests whose data or tools are absent say "skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then
-  echo "test: installing chromium + chromium-driver (Debian) for the web page test"
+missing=()
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test: installing ${missing[*]} (Debian) for the video and web page tests"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }; then
-    echo "test: could not install chromium; the web page test will be skipped"
+  if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
+    echo "test: could not install ${missing[*]}; the tests that need them will be skipped"
   fi
 fi
 cargo test --workspace

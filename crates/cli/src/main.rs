@@ -8,6 +8,7 @@ mod export;
 mod inference;
 mod search;
 mod serve;
+mod track;
 mod train;
 
 use clap::{Args, Parser, Subcommand};
@@ -41,6 +42,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Find the person of a query crop in camera frames (detector → crops → ReID).
     Search(search::SearchArgs),
+    /// Track persons in videos or frame folders, with identities across cameras.
+    Track(track::TrackArgs),
 }
 
 /// The arguments every command shares (TAO's).
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Search(args) => search::run(&args),
+        Command::Track(args) => track::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

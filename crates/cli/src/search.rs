@@ -40,7 +40,7 @@ pub struct SearchArgs {
 }
 
 /// The spec of `-e`, or the defaults, with the overrides applied.
-fn load_spec(spec: Option<&PathBuf>, overrides: &[String]) -> Result<Spec> {
+pub fn load_spec(spec: Option<&PathBuf>, overrides: &[String]) -> Result<Spec> {
     Ok(match spec {
         Some(path) => Spec::load(path, overrides)?,
         None => Spec::from_yaml_str("", "the command line", overrides)?,

@@ -451,11 +451,22 @@ pub struct TrackConfig {
     pub detector: Option<PathBuf>,
     /// ReID model for the crops (ONNX or checkpoint); `--model` wins.
     pub model: Option<PathBuf>,
-    /// Detections scoring lower are ignored (FastestDet's score: objectness^0.6 × class^0.4).
+    /// Detections scoring lower are ignored (FastestDet's score: objectness^0.6 × class^0.4;
+    /// 0.65 as its upstream runner). Person search may go lower: a false detection costs it
+    /// nothing, a missed one the person.
     pub min_score: f32,
     /// Person search: a frame's nearest detection is the query person when its distance
     /// (Euclidean between L2-normalised embeddings) is at most this.
     pub match_distance: f32,
+    /// Tracking: detections at or above this score are associated first and start tracks;
+    /// those between `min_score` and this only extend tracks.
+    pub high_score: f32,
+    /// Tracking: hits before a track is reported; frames without one before it ends.
+    pub n_init: usize,
+    pub max_age: usize,
+    /// Tracking: a new track is a person seen before (in any camera) when its appearance is
+    /// within this distance of theirs.
+    pub global_distance: f32,
 }
 
 impl Default for TrackConfig {
@@ -463,8 +474,12 @@ impl Default for TrackConfig {
         Self {
             detector: None,
             model: None,
-            min_score: 0.5,
+            min_score: 0.65,
             match_distance: 1.0,
+            high_score: 0.75,
+            n_init: 3,
+            max_age: 30,
+            global_distance: 0.9,
         }
     }
 }

@@ -74,8 +74,22 @@ impl Spec {
         if !(0.0..=1.0).contains(&t.min_score) {
             return Err(invalid("track.min_score", "must be in [0, 1]"));
         }
-        if !(t.match_distance > 0.0 && t.match_distance <= 2.0) {
-            return Err(invalid("track.match_distance", "must be in (0, 2]"));
+        for (key, v) in [
+            ("track.match_distance", t.match_distance),
+            ("track.global_distance", t.global_distance),
+        ] {
+            if !(v > 0.0 && v <= 2.0) {
+                return Err(invalid(key, "must be in (0, 2]"));
+            }
+        }
+        if !(t.min_score..=1.0).contains(&t.high_score) {
+            return Err(invalid(
+                "track.high_score",
+                "must be in [track.min_score, 1]",
+            ));
+        }
+        if t.n_init == 0 {
+            return Err(invalid("track.n_init", "must be > 0"));
         }
         Ok(())
     }

@@ -385,8 +385,26 @@ pub struct FrameBox {
 
 /// Writes `frame` with `boxes` drawn on it to `out` (PNG, or JPEG for `.jpg`/`.jpeg`).
 pub fn plot_boxes(frame: &RgbImage, boxes: &[FrameBox], out: &Path) -> Result<(), PlotError> {
+    let img = draw_boxes(frame, boxes, out)?;
+    let jpeg = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"));
+    if jpeg {
+        save_image(&img, out, ImageFormat::Jpeg)
+    } else {
+        save_png(&img, out)
+    }
+}
+
+/// `frame` with `boxes` drawn on it (`what` names the picture in errors).
+pub fn draw_boxes(
+    frame: &RgbImage,
+    boxes: &[FrameBox],
+    what: &Path,
+) -> Result<RgbImage, PlotError> {
     let (w, h) = frame.dimensions();
-    let img = render_into(out, frame.as_raw().clone(), (w, h), |root| {
+    render_into(what, frame.as_raw().clone(), (w, h), |root| {
         let size = (h / 40).clamp(12, 32) / 2 * 2;
         for b in boxes {
             let color = RGBColor(b.color[0], b.color[1], b.color[2]);
@@ -408,16 +426,7 @@ pub fn plot_boxes(frame: &RgbImage, boxes: &[FrameBox], out: &Path) -> Result<()
             }
         }
         Ok(())
-    })?;
-    let jpeg = out
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"));
-    if jpeg {
-        save_image(&img, out, ImageFormat::Jpeg)
-    } else {
-        save_png(&img, out)
-    }
+    })
 }
 
 fn draw_error(out: &Path, message: impl Display) -> PlotError {

@@ -19,4 +19,12 @@ pub enum TrackError {
     },
     #[error("{} holds no images", .0.display())]
     NoFrames(PathBuf),
+    #[error("video {}: decoding stopped at frame {frame}: {message}", path.display())]
+    Video {
+        path: PathBuf,
+        frame: usize,
+        message: String,
+    },
+    #[error("{program}: {message}")]
+    Tool { program: String, message: String },
 }

@@ -54,18 +54,30 @@ impl Pipeline {
         Ok(feats)
     }
 
-    /// The persons in `frame` (named `what` in errors), best detection first.
-    pub fn persons(&mut self, frame: &RgbImage, what: &Path) -> Result<Vec<Person>, TrackError> {
-        let (detections, crops): (Vec<Detection>, Vec<RgbImage>) = self
+    /// The persons detected in `frame` and their crops, best detection first.
+    pub fn detect(
+        &mut self,
+        frame: &RgbImage,
+    ) -> Result<(Vec<Detection>, Vec<RgbImage>), TrackError> {
+        Ok(self
             .detector
             .detect(frame, self.min_score)?
             .into_iter()
             .filter_map(|d| crop(frame, &d.bbox).map(|c| (d, c)))
-            .unzip();
+            .unzip())
+    }
+
+    /// The persons of [`Pipeline::detect`] with their embeddings.
+    pub fn describe(
+        &mut self,
+        detections: Vec<Detection>,
+        crops: &[RgbImage],
+        what: &Path,
+    ) -> Result<Vec<Person>, TrackError> {
         if detections.is_empty() {
             return Ok(Vec::new());
         }
-        let feats = self.embed(&crops, what)?;
+        let feats = self.embed(crops, what)?;
         Ok(detections
             .into_iter()
             .zip(feats.rows())
@@ -74,5 +86,11 @@ impl Pipeline {
                 embedding: e.to_vec(),
             })
             .collect())
+    }
+
+    /// The persons in `frame` (named `what` in errors), best detection first.
+    pub fn persons(&mut self, frame: &RgbImage, what: &Path) -> Result<Vec<Person>, TrackError> {
+        let (detections, crops) = self.detect(frame)?;
+        self.describe(detections, &crops, what)
     }
 }

@@ -1,0 +1,156 @@
+//! `reid track`: person detector → ReID → tracks across frames and cameras, on video files or
+//! image folders; writes tracks.jsonl, an annotated video per camera and summary.json.
+
+use crate::search::{load_spec, pipeline};
+use anyhow::{Result, bail};
+use reid_evaluation::mot::{MotBox, MotMetrics, evaluate_mot, read_ignore_file, read_mot_file};
+use reid_track::run::{Camera, TrackOptions, TrackRecord};
+use reid_track::tracker::TrackerConfig;
+use reid_track::video::FrameSource;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// `reid track`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct TrackArgs {
+    /// Experiment spec (YAML); optional, its `track.*` keys are the defaults.
+    #[arg(short = 'e', long = "experiment_spec", alias = "experiment-spec")]
+    spec: Option<PathBuf>,
+    /// A camera's video file (repeat for several cameras).
+    #[arg(long = "video")]
+    videos: Vec<PathBuf>,
+    /// A camera's frames as images in a folder (repeatable).
+    #[arg(long = "frames")]
+    frames: Vec<PathBuf>,
+    /// Output folder.
+    #[arg(long, default_value = "results/track")]
+    out: PathBuf,
+    /// Person detector ONNX (`track.detector`).
+    #[arg(long)]
+    detector: Option<PathBuf>,
+    /// ReID model, ONNX or checkpoint (`track.model`).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Stop each camera after this many frames.
+    #[arg(long = "max-frames")]
+    max_frames: Option<usize>,
+    /// Skip writing the annotated videos.
+    #[arg(long = "no-video")]
+    no_video: bool,
+    /// Score the first camera against MOTChallenge ground truth (`frame,id,x,y,w,h`, 0-based
+    /// frames) on the frames it labels: MOTA / IDF1 into summary.json.
+    #[arg(long)]
+    gt: Option<PathBuf>,
+    /// Ignore regions for `--gt` (`frame,x,y,w,h`).
+    #[arg(long)]
+    ignore: Option<PathBuf>,
+    /// Spec overrides, `section.key=value`.
+    overrides: Vec<String>,
+}
+
+fn camera_name(path: &Path, taken: &[Camera]) -> String {
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "camera".into(), |s| s.to_string_lossy().into_owned());
+    let mut name = stem.clone();
+    let mut n = 2;
+    while taken.iter().any(|c| c.name == name) {
+        name = format!("{stem}-{n}");
+        n += 1;
+    }
+    name
+}
+
+pub fn run(args: &TrackArgs) -> Result<()> {
+    let spec = load_spec(args.spec.as_ref(), &args.overrides)?;
+    if args.videos.is_empty() && args.frames.is_empty() {
+        bail!("give at least one --video FILE or --frames DIR");
+    }
+    let mut pipeline = pipeline(&spec, args.detector.as_ref(), args.model.as_ref())?;
+    let mut cameras = Vec::new();
+    for v in &args.videos {
+        let source = FrameSource::video(v)?;
+        cameras.push(Camera {
+            name: camera_name(v, &cameras),
+            source,
+        });
+    }
+    for d in &args.frames {
+        let source = FrameSource::images(d)?;
+        cameras.push(Camera {
+            name: camera_name(d, &cameras),
+            source,
+        });
+    }
+    let t = &spec.track;
+    let opts = TrackOptions {
+        tracker: TrackerConfig {
+            high_score: t.high_score,
+            n_init: t.n_init,
+            max_age: t.max_age,
+            ..TrackerConfig::default()
+        },
+        global_distance: t.global_distance,
+        max_frames: args.max_frames,
+        write_video: !args.no_video,
+    };
+    let (summary, damage) = reid_track::run::track(&mut pipeline, cameras, &opts, &args.out)?;
+    println!(
+        "reid track: {} persons; {:.1} fps overall (stages: {})",
+        summary.persons, summary.fps, summary.fps_per_stage
+    );
+    for c in &summary.cameras {
+        println!(
+            "  {}: {} frames, {} detections, {} tracks, {} persons, {:.1} fps",
+            c.camera, c.frames, c.detections, c.tracks, c.persons, c.fps
+        );
+    }
+    println!(
+        "tracks.jsonl, summary.json and videos in {}",
+        args.out.display()
+    );
+    if let Some(gt_path) = &args.gt {
+        let first = &summary.cameras[0].camera;
+        let m = score(gt_path, args.ignore.as_deref(), &args.out, first)?;
+        println!(
+            "  {first} vs {}: MOTA {:.3}, IDF1 {:.3} ({} boxes, {} misses, {} false positives, {} id switches)",
+            gt_path.display(),
+            m.mota,
+            m.idf1,
+            m.gt_boxes,
+            m.misses,
+            m.false_positives,
+            m.id_switches
+        );
+        let path = args.out.join("summary.json");
+        let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+        json["mot"] = serde_json::to_value(&m)?;
+        std::fs::write(&path, serde_json::to_string_pretty(&json)?)?;
+    }
+    match damage {
+        Some(e) => Err(anyhow::Error::new(e).context("kept everything up to the damage")),
+        None => Ok(()),
+    }
+}
+
+/// MOTA / IDF1 of `camera`'s tracks in `out/tracks.jsonl` against the ground truth.
+fn score(gt: &Path, ignore: Option<&Path>, out: &Path, camera: &str) -> Result<MotMetrics> {
+    let truth = read_mot_file(gt).map_err(anyhow::Error::msg)?;
+    let ignore = match ignore {
+        Some(p) => read_ignore_file(p).map_err(anyhow::Error::msg)?,
+        None => Vec::new(),
+    };
+    let frames: BTreeSet<usize> = truth.iter().map(|b| b.frame).collect();
+    let mut hyp = Vec::new();
+    for line in std::fs::read_to_string(out.join("tracks.jsonl"))?.lines() {
+        let r: TrackRecord = serde_json::from_str(line)?;
+        if r.camera == camera {
+            hyp.push(MotBox {
+                frame: r.frame,
+                id: r.track_id,
+                bbox: r.bbox,
+            });
+        }
+    }
+    Ok(evaluate_mot(&frames, &truth, &hyp, &ignore, 0.5))
+}
