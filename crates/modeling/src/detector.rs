@@ -5,7 +5,7 @@
 //! mean/std).
 
 use crate::error::ModelError;
-use crate::onnx::{fixed_dim, session};
+use crate::onnx::{first_input, fixed_dim, session, shape_error};
 use image::RgbImage;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
@@ -76,14 +76,8 @@ impl Detector {
     /// Opens a detector with `threads` intra-op threads (0 = all cores), checking its I/O.
     pub fn open(path: &Path, threads: usize) -> Result<Self, ModelError> {
         let session = session(path, threads)?;
-        let shape_err = |message: String| ModelError::Shape {
-            path: path.to_owned(),
-            message,
-        };
-        let input = session
-            .inputs()
-            .first()
-            .ok_or_else(|| shape_err("the graph has no input".into()))?;
+        let shape_err = |message: String| shape_error(path, message);
+        let input = first_input(&session, path)?;
         let size = match input.dtype() {
             ValueType::Tensor {
                 ty: TensorElementType::Float32,

@@ -7,7 +7,7 @@ use crate::embedder::Embedder;
 use crate::error::ModelError;
 use crate::runtime;
 use ort::session::{Session, builder::GraphOptimizationLevel};
-use ort::value::{TensorElementType, TensorRef, ValueType};
+use ort::value::{Outlet, TensorElementType, TensorRef, ValueType};
 use reid_data::{Features, Preprocessor};
 use std::path::{Path, PathBuf};
 
@@ -45,6 +45,22 @@ pub(crate) fn session(path: &Path, threads: usize) -> Result<Session, ModelError
         .map_err(|e| load(e.to_string()))
 }
 
+/// A shape error about the model at `path`.
+pub(crate) fn shape_error(path: &Path, message: impl Into<String>) -> ModelError {
+    ModelError::Shape {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// The graph's first input, or a shape error naming `path`.
+pub(crate) fn first_input<'s>(session: &'s Session, path: &Path) -> Result<&'s Outlet, ModelError> {
+    session
+        .inputs()
+        .first()
+        .ok_or_else(|| shape_error(path, "the graph has no input"))
+}
+
 pub(crate) fn fixed_dim(d: i64) -> Option<u32> {
     u32::try_from(d).ok().filter(|&d| d > 0)
 }
@@ -53,14 +69,8 @@ impl OnnxModel {
     /// Opens `path` with `threads` intra-op threads (0 = ONNX Runtime's default: all cores).
     pub fn open(path: &Path, threads: usize) -> Result<Self, ModelError> {
         let session = session(path, threads)?;
-        let shape_err = |message: String| ModelError::Shape {
-            path: path.to_owned(),
-            message,
-        };
-        let input = session
-            .inputs()
-            .first()
-            .ok_or_else(|| shape_err("the graph has no input".into()))?;
+        let shape_err = |message: String| shape_error(path, message);
+        let input = first_input(&session, path)?;
         let ValueType::Tensor {
             ty: TensorElementType::Float32,
             shape,
