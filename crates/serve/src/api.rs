@@ -251,7 +251,8 @@ async fn embed_images(s: &AppState, images: Vec<Vec<u8>>) -> Result<Features, Ap
         for (i, bytes) in images.iter().enumerate() {
             let what = format!("image {i}");
             check_pixels(bytes, max_pixels, &what)?;
-            let img = Preprocessor::decode_bytes(bytes, &what).map_err(ApiError::bad_request)?;
+            let img =
+                Preprocessor::decode_bytes(bytes, what.as_ref()).map_err(ApiError::bad_request)?;
             tensor.extend(
                 pre.prepare(&img, what.as_ref())
                     .map_err(ApiError::bad_request)?,
