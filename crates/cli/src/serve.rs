@@ -26,7 +26,7 @@ pub struct ServeArgs {
     /// Listen address (`serve.addr`, default 127.0.0.1:8080; port 0 picks a free one).
     #[arg(long)]
     addr: Option<String>,
-    /// Gallery store folder (`serve.store`).
+    /// Gallery store: a folder or `milvus://HOST:PORT[/COLLECTION]` (`serve.store`).
     #[arg(long)]
     store: Option<String>,
     /// Bearer token for /v1 and /metrics (`serve.token`, or the REID_TOKEN variable).
@@ -47,9 +47,6 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         (None, None, Some(r)) => r.join("serve/gallery").display().to_string(),
         (None, None, None) => bail!("missing setting: give --store, serve.store or -r RESULTS_DIR"),
     };
-    if store.starts_with("milvus://") {
-        bail!("serve.store {store}: the Milvus store is not available yet; give a folder");
-    }
     let token = args
         .token
         .clone()
@@ -67,7 +64,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     reid_engine::extract::check_input_size(model.as_ref(), &pre)?;
     let opts = ServeOptions {
         addr: args.addr.clone().unwrap_or_else(|| cfg.addr.clone()),
-        store_dir: PathBuf::from(store),
+        store,
         token,
         batch: BatchPolicy {
             max_batch: cfg.max_batch,

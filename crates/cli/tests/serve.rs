@@ -22,7 +22,8 @@ struct Server {
 }
 
 impl Server {
-    fn start(spec: &str, store: &Path, extra: &[&str]) -> Self {
+    /// Starts `reid serve` on `store` (a folder or a `milvus://` address).
+    fn start(spec: &str, store: impl AsRef<std::ffi::OsStr>, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_reid"))
             .args([
                 "serve",
@@ -175,6 +176,21 @@ fn service_rank1(server: &Server, queries: &[PathBuf], gallery: &[PathBuf]) -> f
     hits as f64 / valid as f64
 }
 
+/// Rank-1 by `reid evaluate -e spec`.
+fn evaluate_rank1(spec: &str) -> f64 {
+    let results = tempfile::tempdir().unwrap();
+    ok(&reid(&[
+        "evaluate",
+        "-e",
+        spec,
+        "-r",
+        results.path().to_str().unwrap(),
+    ]));
+    read_json(&results.path().join("evaluate/results.json"))["rank1"]
+        .as_f64()
+        .unwrap()
+}
+
 #[test]
 fn searching_the_enrolled_cuhk03_gallery_ranks_as_reid_evaluate() {
     let (Some(data), Some(_)) = (shared_data(), python()) else {
@@ -183,18 +199,8 @@ fn searching_the_enrolled_cuhk03_gallery_ranks_as_reid_evaluate() {
     let set = data.join("cuhk03-market");
     let gallery = list_images(&set.join("bounding_box_test")).unwrap();
     let queries = list_images(&set.join("query")).unwrap();
-    let results = tempfile::tempdir().unwrap();
     let spec = "specs/cuhk03_omz0267.yaml";
-    ok(&reid(&[
-        "evaluate",
-        "-e",
-        spec,
-        "-r",
-        results.path().to_str().unwrap(),
-    ]));
-    let expected = read_json(&results.path().join("evaluate/results.json"))["rank1"]
-        .as_f64()
-        .unwrap();
+    let expected = evaluate_rank1(spec);
 
     let store = tempfile::tempdir().unwrap();
     let server = Server::start(spec, store.path(), &[]);
@@ -217,6 +223,125 @@ fn searching_the_enrolled_cuhk03_gallery_ranks_as_reid_evaluate() {
     );
     assert!(metrics.contains(&format!("reid_gallery_items {}", gallery.len())));
     assert!(metrics.contains("reid_http_requests_total{route=\"/v1/search\",status=\"200\"}"));
+}
+
+/// Polls `/v1/stats` until it counts `n` items: Milvus reads with bounded staleness.
+fn wait_for_count(server: &Server, n: usize) {
+    let started = std::time::Instant::now();
+    loop {
+        let count = server.ok("GET", "/v1/stats", None)["count"].clone();
+        if count == n {
+            return;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the gallery counts {count}, not {n}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// The same service on a real Milvus server (`REID_MILVUS=HOST:PORT`; scripts/test.sh starts
+/// one): the CUHK03 gallery ranks as `reid evaluate`, lookups, crops, filters and deletions
+/// work, and a restarted service finds the gallery as it was.
+#[test]
+fn the_milvus_gallery_serves_the_same_api_and_ranks_as_reid_evaluate() {
+    let Ok(milvus) = std::env::var("REID_MILVUS") else {
+        eprintln!(
+            "skipped: REID_MILVUS=HOST:PORT names no Milvus server (scripts/with_milvus.sh starts one)"
+        );
+        return;
+    };
+    let (Some(data), Some(_)) = (shared_data(), python()) else {
+        return;
+    };
+    let set = data.join("cuhk03-market");
+    let gallery = list_images(&set.join("bounding_box_test")).unwrap();
+    let queries = list_images(&set.join("query")).unwrap();
+    let spec = "specs/cuhk03_omz0267.yaml";
+    let expected = evaluate_rank1(spec);
+    let collection = format!("reid_test_{}", std::process::id());
+    let store = format!("milvus://{milvus}/{collection}");
+
+    let server = Server::start(spec, &store, &[]);
+    let ids = enrol_images(&server, &gallery);
+    assert_eq!(ids.len(), gallery.len());
+    wait_for_count(&server, gallery.len());
+    let stats = server.ok("GET", "/v1/stats", None);
+    assert_eq!(stats["store"], store.as_str());
+    let rank1 = service_rank1(&server, &queries, &gallery);
+    println!("Milvus service rank-1 {rank1:.4}, reid evaluate rank-1 {expected:.4}");
+    assert!(
+        (rank1 - expected).abs() < 1e-9,
+        "service {rank1} vs evaluate {expected}"
+    );
+
+    // Lookup and crop of an item.
+    let item = server.ok("GET", &format!("/v1/gallery/{}", ids[5]), None);
+    let (pid, cam) = labels(&gallery[5]);
+    assert_eq!(
+        (&item["person_id"], &item["camera"]),
+        (&json!(pid), &json!(cam))
+    );
+    assert_eq!(item["has_image"], true);
+    let crop = server
+        .agent
+        .get(format!("{}/v1/gallery/{}/image", server.base, ids[5]))
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .call()
+        .unwrap();
+    assert_eq!(
+        crop.into_body().read_to_vec().unwrap(),
+        std::fs::read(&gallery[5]).unwrap()
+    );
+
+    // A camera filter, then a deletion that searches, lookups and counts see at once.
+    let query = json!({"embedding": item["embedding"], "top_k": 20, "camera": cam});
+    let hits = server.ok("POST", "/v1/search", Some(&query))["results"].clone();
+    let hits = hits.as_array().unwrap();
+    assert_eq!(hits[0]["id"], ids[5]);
+    assert!(hits[0]["distance"].as_f64().unwrap() < 1e-3);
+    assert!(hits.iter().all(|h| h["camera"] == cam.as_str()));
+    server.ok("DELETE", &format!("/v1/gallery/{}", ids[5]), None);
+    let (status, _) = server.call("GET", &format!("/v1/gallery/{}", ids[5]), None, Some(TOKEN));
+    assert_eq!(status, 404);
+    let after = server.ok("POST", "/v1/search", Some(&query))["results"].clone();
+    assert!(after.as_array().unwrap().iter().all(|h| h["id"] != ids[5]));
+    assert_eq!(
+        server.ok("GET", "/v1/stats", None)["count"],
+        gallery.len() - 1
+    );
+
+    // A new service process on the same collection: same items, same answers.
+    let probe = json!({"image_b64": b64(&queries[0]), "top_k": 10});
+    let before = server.ok("POST", "/v1/search", Some(&probe));
+    drop(server);
+    let server = Server::start(spec, &store, &[]);
+    wait_for_count(&server, gallery.len() - 1);
+    assert_eq!(server.ok("POST", "/v1/search", Some(&probe)), before);
+
+    // A model of another size is refused on this collection.
+    drop(server);
+    let out = reid(&[
+        "serve",
+        "-e",
+        "specs/cuhk03_osnet.yaml",
+        "--model",
+        "../shared/data/models/osnet_x0_25_msmt17.onnx",
+        "--store",
+        &store,
+        "--addr",
+        "127.0.0.1:0",
+    ]);
+    let err = common::fails(&out);
+    assert!(
+        err.contains("gallery holds 256-d embeddings but the model makes 512-d"),
+        "{err}"
+    );
+
+    ureq::post(format!("http://{milvus}/v1/vector/collections/drop"))
+        .send_json(json!({ "collectionName": collection }))
+        .unwrap();
 }
 
 #[test]

@@ -12,7 +12,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reid_engine::bench::peak_rss_bytes;
-use reid_serve::store::{Filter, LocalStore, Meta, NewItem, SearchParams};
+use reid_serve::store::{Filter, Gallery, LocalStore, Meta, NewItem, SearchParams};
 use serde_json::json;
 use std::path::Path;
 use std::time::Instant;

@@ -46,7 +46,7 @@ fn main() {
     let store = tempfile::tempdir().expect("temp dir");
     let opts = ServeOptions {
         addr: format!("127.0.0.1:{port}"),
-        store_dir: store.path().to_owned(),
+        store: store.path().display().to_string(),
         token: None,
         batch: BatchPolicy {
             max_batch: spec.serve.max_batch,

@@ -5,8 +5,7 @@
 use crate::batcher::Batcher;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::store::local::StoreError;
-use crate::store::{Filter, Hit, LocalStore, Meta, NewItem};
+use crate::store::{Filter, Gallery, Hit, Meta, NewItem, StoreError};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -28,7 +27,7 @@ use std::time::Instant;
 pub struct AppState {
     pub batcher: Batcher,
     pub pre: Arc<Preprocessor>,
-    pub store: Arc<RwLock<LocalStore>>,
+    pub store: Arc<RwLock<Box<dyn Gallery>>>,
     pub metrics: Metrics,
     pub limits: Limits,
     pub token: Option<Arc<str>>,
@@ -380,21 +379,33 @@ async fn enrol(
     Ok(axum::Json(serde_json::json!({ "ids": ids })))
 }
 
-/// Runs a change of the gallery on the blocking pool (it waits for the disk), then updates the
-/// gallery-size metric.
+/// Runs a change of the gallery on the blocking pool (it waits for the disk or the Milvus
+/// server), then updates the gallery-size metric.
 async fn write_store<T: Send + 'static>(
     s: &AppState,
-    change: impl FnOnce(&mut LocalStore) -> Result<T, StoreError> + Send + 'static,
+    change: impl FnOnce(&mut dyn Gallery) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let store = s.store.clone();
     let (out, count) = tokio::task::spawn_blocking(move || {
         let mut store = store.write().expect("store lock");
-        change(&mut store).map(|out| (out, store.len()))
+        let out = change(store.as_mut())?;
+        Ok::<_, StoreError>((out, store.count()?))
     })
     .await
     .map_err(ApiError::internal)??;
     s.metrics.gallery_items.set(count as i64);
     Ok(out)
+}
+
+/// Reads the gallery on the blocking pool.
+async fn read_store<T: Send + 'static>(
+    s: &AppState,
+    read: impl FnOnce(&dyn Gallery) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = s.store.clone();
+    tokio::task::spawn_blocking(move || read(store.read().expect("store lock").as_ref()))
+        .await
+        .map_err(ApiError::internal)?
 }
 
 fn parse_id(id: &str) -> Result<u64, ApiError> {
@@ -408,8 +419,8 @@ fn not_found(id: u64) -> ApiError {
 
 async fn get_item(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let entry = s.store.read().expect("store lock").get(id);
-    entry
+    read_store(&s, move |store| Ok(store.get(id)?))
+        .await?
         .map(|e| axum::Json(e).into_response())
         .ok_or_else(|| not_found(id))
 }
@@ -419,10 +430,8 @@ async fn get_image(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let store = s.store.clone();
-    let bytes = tokio::task::spawn_blocking(move || store.read().expect("store lock").image(id))
-        .await
-        .map_err(ApiError::internal)??
+    let bytes = read_store(&s, move |store| Ok(store.image(id)?))
+        .await?
         .ok_or_else(|| not_found(id))?;
     let mime = image::guess_format(&bytes).map_or("application/octet-stream", |f| f.to_mime_type());
     Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
@@ -457,9 +466,8 @@ async fn search(
         since: req.since,
         until: req.until,
     };
-    let (store, top_k, rerank, params) = (s.store.clone(), req.top_k, req.rerank, s.rerank);
-    let results = tokio::task::spawn_blocking(move || -> Result<Vec<Hit>, ApiError> {
-        let store = store.read().expect("store lock");
+    let (top_k, rerank, params) = (req.top_k, req.rerank, s.rerank);
+    let results = read_store(&s, move |store| {
         let k = if rerank {
             top_k.max(RERANK_CANDIDATES)
         } else {
@@ -468,7 +476,7 @@ async fn search(
         let mut hits = store.search(&query, k, &filter)?;
         if rerank && !hits.is_empty() {
             let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
-            let gallery = Features::from_rows(query.len(), store.vectors_of(&ids));
+            let gallery = Features::from_rows(query.len(), store.vectors_of(&ids)?);
             let mut q = Features::from_rows(query.len(), query);
             q.l2_normalize();
             let dist = re_rank(&q, &gallery, &params);
@@ -480,20 +488,19 @@ async fn search(
         hits.truncate(top_k);
         Ok(hits)
     })
-    .await
-    .map_err(ApiError::internal)??;
+    .await?;
     Ok(axum::Json(SearchResponse { results }))
 }
 
-async fn stats(State(s): State<AppState>) -> axum::Json<serde_json::Value> {
-    let store = s.store.read().expect("store lock");
-    axum::Json(serde_json::json!({
-        "count": store.len(),
-        "dim": store.dim(),
+async fn stats(State(s): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let (count, dim) = read_store(&s, |store| Ok((store.count()?, store.dim()))).await?;
+    Ok(axum::Json(serde_json::json!({
+        "count": count,
+        "dim": dim,
         "model": &*s.model_name,
         "store": &*s.store_name,
         "input": { "height": s.pre.height, "width": s.pre.width },
-    }))
+    })))
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {

@@ -1,7 +1,7 @@
 //! Errors: [`ServeError`] for starting the service, [`ApiError`] for a request (a status and a
 //! JSON body `{"error": "..."}`).
 
-use crate::store::local::StoreError;
+use crate::store::StoreError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::fmt::Display;
@@ -18,8 +18,6 @@ pub enum ServeError {
     },
     #[error("the server failed: {0}")]
     Runtime(std::io::Error),
-    #[error("the gallery holds {store}-d embeddings but the model makes {model}-d ones")]
-    DimMismatch { store: usize, model: usize },
     #[error("the model cannot embed a test image: {0}")]
     Model(String),
 }
@@ -55,7 +53,13 @@ impl From<StoreError> for ApiError {
             StoreError::Dim { .. } | StoreError::NonFinite { .. } | StoreError::Empty { .. } => {
                 Self::bad_request(e)
             }
-            StoreError::Io { .. } | StoreError::Corrupt { .. } => Self::internal(e),
+            StoreError::Milvus { .. } => {
+                tracing::error!("{e}");
+                Self::new(StatusCode::BAD_GATEWAY, e.to_string())
+            }
+            StoreError::Io { .. } | StoreError::Corrupt { .. } | StoreError::ModelDim { .. } => {
+                Self::internal(e)
+            }
         }
     }
 }

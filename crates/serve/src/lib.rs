@@ -17,14 +17,14 @@ use metrics::Metrics;
 use reid_data::Preprocessor;
 use reid_evaluation::rerank::ReRankParams;
 use reid_modeling::Embedder;
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 /// Everything `reid serve` is configured with.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub addr: String,
-    pub store_dir: PathBuf,
+    /// A folder (the embedded store) or `milvus://HOST:PORT[/COLLECTION]`.
+    pub store: String,
     pub token: Option<String>,
     pub batch: BatchPolicy,
     pub limits: Limits,
@@ -39,29 +39,24 @@ pub fn serve(
     mut model: Box<dyn Embedder>,
     pre: Preprocessor,
 ) -> Result<(), ServeError> {
-    let mut store = store::LocalStore::open(&opts.store_dir)?;
+    let mut store = store::open(&opts.store)?;
     let probe = vec![0.0f32; pre.image_len()];
     let dim = model
         .embed(&probe, 1, pre.height, pre.width)
         .map_err(|e| ServeError::Model(e.to_string()))?
         .dim;
-    store
-        .expect_dim(dim)
-        .map_err(|stored| ServeError::DimMismatch {
-            store: stored,
-            model: dim,
-        })?;
+    store.expect_dim(dim)?;
+    let count = store.count()?;
     tracing::info!(
-        "gallery {}: {} items; model {} ({dim}-d)",
-        opts.store_dir.display(),
-        store.len(),
+        "gallery {}: {count} items; model {} ({dim}-d)",
+        store.location(),
         model.describe()
     );
     let metrics = Metrics::default();
-    metrics.gallery_items.set(store.len() as i64);
+    metrics.gallery_items.set(count as i64);
     let state = AppState {
         model_name: model.describe().into(),
-        store_name: opts.store_dir.display().to_string().into(),
+        store_name: store.location().into(),
         batcher: Batcher::start(model, pre.clone(), opts.batch, metrics.clone()),
         pre: Arc::new(pre),
         store: Arc::new(RwLock::new(store)),

@@ -5,33 +5,11 @@
 
 use super::ivf::Ivf;
 use super::log::{self, Log, Record};
-use super::{Entry, Filter, Hit, Meta, NewItem};
+use super::{Entry, Filter, Gallery, Hit, Meta, NewItem, StoreError, unit_embeddings, unit_query};
 use rayon::prelude::*;
 use reid_evaluation::distance::dot_rows;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// What can go wrong in a store.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("gallery store {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("gallery store {} is damaged at byte {offset}: {message}", path.display())]
-    Corrupt {
-        path: PathBuf,
-        offset: u64,
-        message: String,
-    },
-    #[error("embedding has {got} values, the gallery holds {expected}-d embeddings")]
-    Dim { expected: usize, got: usize },
-    #[error("embedding {index} holds NaN or infinite values")]
-    NonFinite { index: usize },
-    #[error("embedding {index} is empty or all zeros")]
-    Empty { index: usize },
-}
 
 /// File name of the log inside the store folder.
 pub const LOG_FILE: &str = "gallery.log";
@@ -61,6 +39,7 @@ impl Default for SearchParams {
 }
 
 pub struct LocalStore {
+    dir: PathBuf,
     log: Log,
     mem: Rows,
     params: SearchParams,
@@ -83,6 +62,7 @@ impl LocalStore {
         let mut mem = Rows::default();
         let log = Log::open(&path, |record| mem.apply(record))?;
         let mut store = Self {
+            dir: dir.to_owned(),
             log,
             mem,
             params,
@@ -130,137 +110,6 @@ impl LocalStore {
         self.mem.ids.is_empty()
     }
 
-    /// Dimension of the enrolled embeddings (fixed by the first enrolment).
-    pub fn dim(&self) -> Option<usize> {
-        self.mem.dim
-    }
-
-    /// Fixes the embedding size to the model's; `Err(stored)` when the gallery holds another.
-    pub fn expect_dim(&mut self, dim: usize) -> Result<(), usize> {
-        match self.mem.dim {
-            Some(stored) if stored != dim => Err(stored),
-            _ => {
-                self.mem.dim = Some(dim);
-                Ok(())
-            }
-        }
-    }
-
-    /// Enrols `items` (all or none), durably; returns their new ids in order.
-    pub fn insert(&mut self, items: Vec<NewItem>) -> Result<Vec<u64>, StoreError> {
-        let mut dim = self.mem.dim;
-        for (index, item) in items.iter().enumerate() {
-            let expected = *dim.get_or_insert(item.embedding.len());
-            if item.embedding.len() != expected {
-                return Err(StoreError::Dim {
-                    expected,
-                    got: item.embedding.len(),
-                });
-            }
-            if item.embedding.iter().any(|v| !v.is_finite()) {
-                return Err(StoreError::NonFinite { index });
-            }
-            if item.embedding.iter().all(|&v| v == 0.0) {
-                return Err(StoreError::Empty { index });
-            }
-        }
-        let mut bytes = Vec::new();
-        let mut image_offsets = Vec::with_capacity(items.len());
-        let first = self.mem.next_id;
-        let ids: Vec<u64> = (first..first + items.len() as u64).collect();
-        let mut normalized = Vec::with_capacity(items.len());
-        for (item, &id) in items.iter().zip(&ids) {
-            let mut v = item.embedding.clone();
-            super::l2_normalize(&mut v);
-            let meta_json = serde_json::to_vec(&item.meta).expect("metadata serialises");
-            let image = item.image.as_deref().unwrap_or_default();
-            let (frame, image_at) = log::encode_add(id, &v, &meta_json, image);
-            let offset = self.log.end() + bytes.len() as u64 + image_at as u64;
-            image_offsets.push((!image.is_empty()).then_some((offset, image.len() as u32)));
-            bytes.extend_from_slice(&frame);
-            normalized.push(v);
-        }
-        self.log.append(&bytes)?;
-        self.mem.dim = dim;
-        if let Some(ivf) = &mut self.ivf {
-            ivf.add(&ids, &normalized.concat());
-        }
-        for ((item, v), (&id, image)) in items
-            .into_iter()
-            .zip(normalized)
-            .zip(ids.iter().zip(image_offsets))
-        {
-            self.mem.push(id, &v, item.meta, image);
-        }
-        self.refresh_index();
-        Ok(ids)
-    }
-
-    /// Removes `id`, durably; `false` when there was no such item.
-    pub fn delete(&mut self, id: u64) -> Result<bool, StoreError> {
-        if !self.mem.rows.contains_key(&id) {
-            return Ok(false);
-        }
-        self.log.append(&log::encode_delete(id))?;
-        self.mem.remove(id);
-        if let Some(ivf) = &mut self.ivf {
-            ivf.remove(id);
-        }
-        Ok(true)
-    }
-
-    pub fn get(&self, id: u64) -> Option<Entry> {
-        let row = *self.mem.rows.get(&id)?;
-        Some(Entry {
-            id,
-            meta: self.mem.metas[row].clone(),
-            has_image: self.mem.images[row].is_some(),
-            embedding: self.mem.vector(row).to_vec(),
-        })
-    }
-
-    /// The crop enrolled with `id`, when one was.
-    pub fn image(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.mem.rows.get(&id).and_then(|&row| self.mem.images[row]) {
-            Some((offset, len)) => self.log.read_at(offset, len).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// The normalised embeddings of `ids` (in order), for re-ranking candidates.
-    pub fn vectors_of(&self, ids: &[u64]) -> Vec<f32> {
-        ids.iter()
-            .filter_map(|id| self.mem.rows.get(id))
-            .flat_map(|&row| self.mem.vector(row).iter().copied())
-            .collect()
-    }
-
-    /// The `k` items nearest to `query` (normalised here) that pass `filter`, nearest first:
-    /// from the index's candidates when the gallery has one (falling back to the exact scan
-    /// when a filter leaves fewer than `k` of them), else exact.
-    pub fn search(&self, query: &[f32], k: usize, filter: &Filter) -> Result<Vec<Hit>, StoreError> {
-        let Some(q) = self.unit_query(query)? else {
-            return Ok(Vec::new());
-        };
-        if let Some(ivf) = &self.ivf {
-            let mem = &self.mem;
-            let nprobe = (ivf.nlist() as f64 * self.params.probe_fraction).ceil() as usize;
-            let wanted = (k * self.params.rescore_factor).max(256);
-            let mut best = TopK::new(k);
-            for id in ivf.candidates(&q, nprobe, wanted) {
-                let row = mem.rows[&id];
-                if filter.accepts(&mem.metas[row]) {
-                    let dot: f32 = q.iter().zip(mem.vector(row)).map(|(a, b)| a * b).sum();
-                    best.offer(unit_distance(dot), row);
-                }
-            }
-            if best.len() == k || *filter == Filter::default() {
-                return Ok(self.hits(best));
-            }
-        }
-        Ok(self.scan(&q, k, filter))
-    }
-
     /// [`LocalStore::search`] by scoring every item (ties in storage order).
     pub fn search_exact(
         &self,
@@ -268,29 +117,10 @@ impl LocalStore {
         k: usize,
         filter: &Filter,
     ) -> Result<Vec<Hit>, StoreError> {
-        Ok(match self.unit_query(query)? {
+        Ok(match unit_query(query, self.mem.dim)? {
             Some(q) => self.scan(&q, k, filter),
             None => Vec::new(),
         })
-    }
-
-    /// The query checked against the gallery and normalised; `None` for an empty gallery.
-    fn unit_query(&self, query: &[f32]) -> Result<Option<Vec<f32>>, StoreError> {
-        let Some(dim) = self.mem.dim else {
-            return Ok(None);
-        };
-        if query.len() != dim {
-            return Err(StoreError::Dim {
-                expected: dim,
-                got: query.len(),
-            });
-        }
-        if query.iter().any(|v| !v.is_finite()) {
-            return Err(StoreError::NonFinite { index: 0 });
-        }
-        let mut q = query.to_vec();
-        super::l2_normalize(&mut q);
-        Ok(Some(q))
     }
 
     /// Scores every row (GEMM, chunks in parallel).
@@ -327,6 +157,127 @@ impl LocalStore {
                 meta: self.mem.metas[row].clone(),
             })
             .collect()
+    }
+}
+
+impl Gallery for LocalStore {
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn count(&self) -> Result<usize, StoreError> {
+        Ok(self.len())
+    }
+
+    /// Dimension of the enrolled embeddings (fixed by the first enrolment).
+    fn dim(&self) -> Option<usize> {
+        self.mem.dim
+    }
+
+    fn expect_dim(&mut self, dim: usize) -> Result<(), StoreError> {
+        match self.mem.dim {
+            Some(store) if store != dim => Err(StoreError::ModelDim { store, model: dim }),
+            _ => {
+                self.mem.dim = Some(dim);
+                Ok(())
+            }
+        }
+    }
+
+    /// Enrols `items` (all or none), durably; returns their new ids in order.
+    fn insert(&mut self, items: Vec<NewItem>) -> Result<Vec<u64>, StoreError> {
+        let (dim, normalized) = unit_embeddings(&items, self.mem.dim)?;
+        let mut bytes = Vec::new();
+        let mut image_offsets = Vec::with_capacity(items.len());
+        let first = self.mem.next_id;
+        let ids: Vec<u64> = (first..first + items.len() as u64).collect();
+        for ((item, v), &id) in items.iter().zip(&normalized).zip(&ids) {
+            let meta_json = serde_json::to_vec(&item.meta).expect("metadata serialises");
+            let image = item.image.as_deref().unwrap_or_default();
+            let (frame, image_at) = log::encode_add(id, v, &meta_json, image);
+            let offset = self.log.end() + bytes.len() as u64 + image_at as u64;
+            image_offsets.push((!image.is_empty()).then_some((offset, image.len() as u32)));
+            bytes.extend_from_slice(&frame);
+        }
+        self.log.append(&bytes)?;
+        self.mem.dim = dim;
+        if let Some(ivf) = &mut self.ivf {
+            ivf.add(&ids, &normalized.concat());
+        }
+        for ((item, v), (&id, image)) in items
+            .into_iter()
+            .zip(normalized)
+            .zip(ids.iter().zip(image_offsets))
+        {
+            self.mem.push(id, &v, item.meta, image);
+        }
+        self.refresh_index();
+        Ok(ids)
+    }
+
+    /// Removes `id`, durably; `false` when there was no such item.
+    fn delete(&mut self, id: u64) -> Result<bool, StoreError> {
+        if !self.mem.rows.contains_key(&id) {
+            return Ok(false);
+        }
+        self.log.append(&log::encode_delete(id))?;
+        self.mem.remove(id);
+        if let Some(ivf) = &mut self.ivf {
+            ivf.remove(id);
+        }
+        Ok(true)
+    }
+
+    fn get(&self, id: u64) -> Result<Option<Entry>, StoreError> {
+        Ok(self.mem.rows.get(&id).map(|&row| Entry {
+            id,
+            meta: self.mem.metas[row].clone(),
+            has_image: self.mem.images[row].is_some(),
+            embedding: self.mem.vector(row).to_vec(),
+        }))
+    }
+
+    /// The crop enrolled with `id`, when one was.
+    fn image(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.mem.rows.get(&id).and_then(|&row| self.mem.images[row]) {
+            Some((offset, len)) => self.log.read_at(offset, len).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The normalised embeddings of `ids` (in order), for re-ranking candidates.
+    fn vectors_of(&self, ids: &[u64]) -> Result<Vec<f32>, StoreError> {
+        Ok(ids
+            .iter()
+            .filter_map(|id| self.mem.rows.get(id))
+            .flat_map(|&row| self.mem.vector(row).iter().copied())
+            .collect())
+    }
+
+    /// The `k` items nearest to `query` (normalised here) that pass `filter`, nearest first:
+    /// from the index's candidates when the gallery has one (falling back to the exact scan
+    /// when a filter leaves fewer than `k` of them), else exact.
+    fn search(&self, query: &[f32], k: usize, filter: &Filter) -> Result<Vec<Hit>, StoreError> {
+        let Some(q) = unit_query(query, self.mem.dim)? else {
+            return Ok(Vec::new());
+        };
+        if let Some(ivf) = &self.ivf {
+            let mem = &self.mem;
+            let nprobe = (ivf.nlist() as f64 * self.params.probe_fraction).ceil() as usize;
+            let wanted = (k * self.params.rescore_factor).max(256);
+            let mut best = TopK::new(k);
+            for id in ivf.candidates(&q, nprobe, wanted) {
+                let row = mem.rows[&id];
+                if filter.accepts(&mem.metas[row]) {
+                    let dot: f32 = q.iter().zip(mem.vector(row)).map(|(a, b)| a * b).sum();
+                    best.offer(unit_distance(dot), row);
+                }
+            }
+            if best.len() == k || *filter == Filter::default() {
+                return Ok(self.hits(best));
+            }
+        }
+        Ok(self.scan(&q, k, filter))
     }
 }
 
@@ -559,10 +510,13 @@ mod tests {
         drop(s);
         let mut s = LocalStore::open(dir.path()).unwrap();
         assert_eq!(s.len(), 2);
-        assert!(s.get(ids[0]).is_none());
+        assert!(s.get(ids[0]).unwrap().is_none());
         assert_eq!(s.image(ids[2]).unwrap().as_deref(), Some(&b"img3"[..]));
         assert_eq!(s.image(ids[1]).unwrap(), None);
-        assert_eq!(s.get(ids[1]).unwrap().meta.camera.as_deref(), Some("c2"));
+        assert_eq!(
+            s.get(ids[1]).unwrap().unwrap().meta.camera.as_deref(),
+            Some("c2")
+        );
         assert_eq!(
             s.search(&[1.0, 1.0, 0.0], 3, &Filter::default()).unwrap(),
             before
@@ -689,7 +643,7 @@ mod index_tests {
                 .map(|h| h.id)
                 .collect();
             assert!(
-                approx.iter().all(|id| s.get(*id).is_some()),
+                approx.iter().all(|id| s.get(*id).unwrap().is_some()),
                 "no deleted item"
             );
             let exact = exact_ids(&s, &q, 20);

@@ -5,7 +5,7 @@
 //! the caller acknowledges it, so an acknowledged enrolment survives a crash; on opening, a torn
 //! last frame (a crash mid-write) is cut off, and damage anywhere else is an error, never silent.
 
-use super::local::StoreError;
+use super::StoreError;
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Write};
 use std::os::unix::fs::FileExt;
