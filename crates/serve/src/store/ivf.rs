@@ -180,4 +180,10 @@ impl Ivf {
     pub fn nlist(&self) -> usize {
         self.lists.len()
     }
+
+    /// Items indexed.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
 }

@@ -44,6 +44,15 @@ pub struct LocalStore {
     mem: Rows,
     params: SearchParams,
     ivf: Option<Ivf>,
+    /// An index being built in the background while `ivf` (when there is one) serves.
+    rebuild: Option<Rebuild>,
+}
+
+/// A background index build over a snapshot of the gallery, and what changed since.
+struct Rebuild {
+    handle: std::thread::JoinHandle<Ivf>,
+    added: Vec<u64>,
+    deleted: Vec<u64>,
 }
 
 impl LocalStore {
@@ -67,8 +76,10 @@ impl LocalStore {
             mem,
             params,
             ivf: None,
+            rebuild: None,
         };
         store.refresh_index();
+        store.wait_for_index();
         Ok(store)
     }
 
@@ -78,28 +89,76 @@ impl LocalStore {
         self.params = params;
         if rebuild {
             self.ivf = None;
+            self.rebuild = None;
             self.refresh_index();
+            self.wait_for_index();
         }
     }
 
-    /// Builds the index once the gallery is large enough, and rebuilds it each time the gallery
-    /// has doubled since (so its lists stay balanced).
+    /// Starts building the index once the gallery is large enough, and rebuilding it each time
+    /// the gallery has doubled since (so its lists stay balanced); installs a finished build.
+    /// Builds run on their own thread over a snapshot, so enrolments never wait for one: until
+    /// it is done, searches use the previous index (kept up to date) or scan exactly.
     fn refresh_index(&mut self) {
         let n = self.len();
         let (Some(dim), true) = (self.mem.dim, n >= self.params.ivf_min) else {
             self.ivf = None;
+            self.rebuild = None;
             return;
         };
-        if self.ivf.as_ref().is_some_and(|ivf| n < 2 * ivf.trained_for) {
+        if self
+            .rebuild
+            .as_ref()
+            .is_some_and(|r| r.handle.is_finished())
+        {
+            self.install_index();
+        }
+        if self.rebuild.is_some() || self.ivf.as_ref().is_some_and(|ivf| n < 2 * ivf.trained_for) {
             return;
         }
-        let started = std::time::Instant::now();
-        let nlist = ((n as f64).sqrt() as usize).max(1);
-        self.ivf = Some(Ivf::build(&self.mem.ids, &self.mem.vectors, dim, nlist));
-        tracing::info!(
-            "gallery index: {n} items in {nlist} lists, built in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
+        let (ids, vectors) = (self.mem.ids.clone(), self.mem.vectors.clone());
+        let handle = std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let nlist = ((n as f64).sqrt() as usize).max(1);
+            let ivf = Ivf::build(&ids, &vectors, dim, nlist);
+            tracing::info!(
+                "gallery index: {n} items in {nlist} lists, built in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            ivf
+        });
+        self.rebuild = Some(Rebuild {
+            handle,
+            added: Vec::new(),
+            deleted: Vec::new(),
+        });
+    }
+
+    /// Waits for a background index build, if one runs, and installs it.
+    pub fn wait_for_index(&mut self) {
+        if self.rebuild.is_some() {
+            self.install_index();
+        }
+    }
+
+    /// Joins the build and brings its index up to date with the changes made meanwhile.
+    fn install_index(&mut self) {
+        let Some(rebuild) = self.rebuild.take() else {
+            return;
+        };
+        let mut ivf = rebuild
+            .handle
+            .join()
+            .expect("the index build does not panic");
+        for id in &rebuild.deleted {
+            ivf.remove(*id);
+        }
+        for id in rebuild.added {
+            if let Some(&row) = self.mem.rows.get(&id) {
+                ivf.add(&[id], self.mem.vector(row));
+            }
+        }
+        self.ivf = Some(ivf);
     }
 
     pub fn len(&self) -> usize {
@@ -204,6 +263,9 @@ impl Gallery for LocalStore {
         if let Some(ivf) = &mut self.ivf {
             ivf.add(&ids, &normalized.concat());
         }
+        if let Some(rebuild) = &mut self.rebuild {
+            rebuild.added.extend(&ids);
+        }
         for ((item, v), (&id, image)) in items
             .into_iter()
             .zip(normalized)
@@ -225,6 +287,10 @@ impl Gallery for LocalStore {
         if let Some(ivf) = &mut self.ivf {
             ivf.remove(id);
         }
+        if let Some(rebuild) = &mut self.rebuild {
+            rebuild.deleted.push(id);
+        }
+        self.refresh_index();
         Ok(true)
     }
 
@@ -626,6 +692,11 @@ mod index_tests {
         let ids = s
             .insert(items(clustered(3_000, &centers, &mut rng), "a"))
             .unwrap();
+        assert!(
+            s.ivf.is_none(),
+            "the first index is built in the background"
+        );
+        s.wait_for_index();
         assert!(s.ivf.is_some(), "an index past ivf_min");
         // Added after the index was built, then partly deleted.
         let late = s
@@ -659,10 +730,36 @@ mod index_tests {
         };
         let hits = s.search(&[1.0; 32], 500, &only_b).unwrap();
         assert_eq!(hits.len(), late.len());
-        // Reopening rebuilds the index over the same items.
+
+        // Past twice the size it was trained for, the index is rebuilt in the background;
+        // enrolments and deletions made meanwhile reach the new index.
+        let trained_for = s.ivf.as_ref().unwrap().trained_for;
+        let more = s
+            .insert(items(clustered(4_000, &centers, &mut rng), "c"))
+            .unwrap();
+        assert!(s.rebuild.is_some(), "a rebuild runs");
+        for id in more.iter().step_by(2).chain(&late) {
+            assert!(s.delete(*id).unwrap());
+        }
+        let last = s
+            .insert(items(clustered(100, &centers, &mut rng), "d"))
+            .unwrap();
+        s.wait_for_index();
+        let ivf = s.ivf.as_ref().unwrap();
+        assert!(ivf.trained_for > trained_for);
+        assert_eq!(ivf.len(), s.len(), "the new index holds every item, once");
+        assert_eq!(s.len(), 2_500 + 2_000 - 500 + 100);
+        let nearest = s.search(
+            &s.get(last[0]).unwrap().unwrap().embedding,
+            1,
+            &Filter::default(),
+        );
+        assert_eq!(nearest.unwrap()[0].id, last[0]);
+
+        // Reopening builds the index over the same items.
+        let n = s.len();
         drop(s);
         let s = LocalStore::open_with(dir.path(), params).unwrap();
-        assert!(s.ivf.is_some());
-        assert_eq!(s.len(), 3_500 - 1_000);
+        assert_eq!(s.ivf.as_ref().map(Ivf::len), Some(n));
     }
 }
