@@ -8,23 +8,29 @@ use reid_config::Spec;
 use reid_data::{Preprocessor, dataset::summarize};
 use reid_engine::{ExtractOptions, Extracted};
 use reid_evaluation::rerank::ReRankParams;
-use reid_modeling::Embedder;
+use reid_modeling::{Embedder, ModelKey};
 use std::path::{Path, PathBuf};
 
 /// A loaded spec and where its outputs go.
 pub struct Experiment {
     pub spec: Spec,
     pub results_dir: PathBuf,
+    /// The key model files are sealed with (`-k`, else the spec's `encryption_key`).
+    pub key: Option<ModelKey>,
+}
+
+/// The model key from `-k`, else the spec's `encryption_key`.
+pub fn model_key(flag: Option<&str>, spec: &Spec) -> Result<Option<ModelKey>> {
+    Ok(flag
+        .or(spec.encryption_key.as_deref())
+        .map(ModelKey::new)
+        .transpose()?)
 }
 
 impl Experiment {
     pub fn load(args: &CommonArgs) -> Result<Self> {
         let spec = Spec::load(&args.spec, &args.overrides)?;
-        if args.key.is_some() || spec.encryption_key.is_some() {
-            tracing::warn!(
-                "a key was given: this command reads plain (unencrypted) model files as they are"
-            );
-        }
+        let key = model_key(args.key.as_deref(), &spec)?;
         std::fs::create_dir_all(&args.results_dir)
             .with_context(|| format!("cannot create results dir {}", args.results_dir.display()))?;
         let threads = spec.num_threads;
@@ -35,6 +41,7 @@ impl Experiment {
         Ok(Self {
             spec,
             results_dir: args.results_dir.clone(),
+            key,
         })
     }
 
@@ -52,6 +59,7 @@ impl Experiment {
             path,
             self.spec.num_threads,
             self.spec.device,
+            self.key.as_ref(),
         )?)
     }
 

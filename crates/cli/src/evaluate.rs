@@ -62,31 +62,8 @@ pub fn run(args: &CommonArgs) -> Result<()> {
             )
         }
     };
-    if query.features.dim != gallery.features.dim {
-        bail!(
-            "query embeddings are {}-d but test embeddings are {}-d",
-            query.features.dim,
-            gallery.features.dim
-        );
-    }
-    query.features.l2_normalize();
-    gallery.features.l2_normalize();
+    let (dist, m) = rank(spec, &mut query, &mut gallery)?;
     let rr = &spec.re_ranking;
-    let dist = if rr.re_ranking {
-        re_rank(&query.features, &gallery.features, &rerank_params(spec))
-    } else {
-        let distance = match ev.metric {
-            Metric::Euclidean => Distance::Euclidean,
-            Metric::Cosine => Distance::Cosine,
-        };
-        distance_matrix(&query.features, &gallery.features, distance)
-    };
-    let m = metrics::evaluate(&dist, query.labels(), gallery.labels(), MAX_RANK);
-    if m.num_valid_query == 0 {
-        bail!(
-            "no query has a true match in the test set from another camera: check the query/test folders"
-        );
-    }
     let rerank_note = if rr.re_ranking {
         format!(
             "re-ranking k1={} k2={} lambda={}",
@@ -150,6 +127,62 @@ pub fn run(args: &CommonArgs) -> Result<()> {
         println!("sampled matches: {}", matches_png.display());
     }
     Ok(())
+}
+
+/// Ranks the gallery for every query as the spec says (normalised features, the metric or
+/// re-ranking) and scores the ranking.
+fn rank(
+    spec: &reid_config::Spec,
+    query: &mut Side,
+    gallery: &mut Side,
+) -> Result<(DistMat, metrics::Metrics)> {
+    if query.features.dim != gallery.features.dim {
+        bail!(
+            "query embeddings are {}-d but test embeddings are {}-d",
+            query.features.dim,
+            gallery.features.dim
+        );
+    }
+    query.features.l2_normalize();
+    gallery.features.l2_normalize();
+    let dist = if spec.re_ranking.re_ranking {
+        re_rank(&query.features, &gallery.features, &rerank_params(spec))
+    } else {
+        let distance = match spec.evaluate.metric {
+            Metric::Euclidean => Distance::Euclidean,
+            Metric::Cosine => Distance::Cosine,
+        };
+        distance_matrix(&query.features, &gallery.features, distance)
+    };
+    let m = metrics::evaluate(&dist, query.labels(), gallery.labels(), MAX_RANK);
+    if m.num_valid_query == 0 {
+        bail!(
+            "no query has a true match in the test set from another camera: check the query/test folders"
+        );
+    }
+    Ok((dist, m))
+}
+
+/// The evaluation folders (`evaluate.*`, falling back to `dataset.*`) when both are set.
+pub fn evaluation_set(exp: &Experiment) -> Option<(PathBuf, PathBuf)> {
+    let (ev, ds) = (&exp.spec.evaluate, &exp.spec.dataset);
+    let query = ev
+        .query_dataset
+        .as_ref()
+        .or(ds.query_dataset_dir.as_ref())?;
+    let test = ev.test_dataset.as_ref().or(ds.test_dataset_dir.as_ref())?;
+    Some((query.clone(), test.clone()))
+}
+
+/// Scores `model` on the query and test folders as `reid evaluate` does.
+pub fn score(
+    exp: &Experiment,
+    model: &mut dyn reid_modeling::Embedder,
+    (qdir, gdir): &(PathBuf, PathBuf),
+) -> Result<metrics::Metrics> {
+    let mut q = embed_side(exp, model, qdir, "query")?;
+    let mut g = embed_side(exp, model, gdir, "test")?;
+    Ok(rank(&exp.spec, &mut q, &mut g)?.1)
 }
 
 /// Model and folders for evaluation: `evaluate.*`, falling back to `dataset.*`.

@@ -1,6 +1,7 @@
 //! `reid search`: finds the person of a query crop in full camera frames (person detector →
 //! crops → ReID), writing `RESULTS_DIR/search/matches.json` and the frames with the match boxed.
 
+use crate::common::model_key;
 use anyhow::{Context, Result, bail};
 use reid_config::Spec;
 use reid_data::Preprocessor;
@@ -35,6 +36,9 @@ pub struct SearchArgs {
     /// ReID model, ONNX or checkpoint (`track.model`).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// Key of encrypted model files (or the spec's `encryption_key`).
+    #[arg(short = 'k', long = "key")]
+    key: Option<String>,
     /// Spec overrides, `section.key=value`.
     overrides: Vec<String>,
 }
@@ -52,6 +56,7 @@ pub fn pipeline(
     spec: &Spec,
     detector: Option<&PathBuf>,
     model: Option<&PathBuf>,
+    key: Option<&str>,
 ) -> Result<Pipeline> {
     let t = &spec.track;
     let Some(detector) = detector.or(t.detector.as_ref()) else {
@@ -62,7 +67,8 @@ pub fn pipeline(
     };
     let detector = Detector::open(detector, spec.num_threads)
         .with_context(|| format!("cannot open the detector {}", detector.display()))?;
-    let model = reid_modeling::open_model(model, spec.num_threads, spec.device)
+    let key = model_key(key, spec)?;
+    let model = reid_modeling::open_model(model, spec.num_threads, spec.device, key.as_ref())
         .with_context(|| format!("cannot open the ReID model {}", model.display()))?;
     let pre = model
         .preprocessor()
@@ -79,7 +85,12 @@ pub fn pipeline(
 
 pub fn run(args: &SearchArgs) -> Result<()> {
     let spec = load_spec(args.spec.as_ref(), &args.overrides)?;
-    let mut pipeline = pipeline(&spec, args.detector.as_ref(), args.model.as_ref())?;
+    let mut pipeline = pipeline(
+        &spec,
+        args.detector.as_ref(),
+        args.model.as_ref(),
+        args.key.as_deref(),
+    )?;
     let frames = list_images(&args.frames)?;
     if frames.is_empty() {
         bail!("{} holds no images", args.frames.display());

@@ -1,7 +1,7 @@
 //! `reid serve`: the embedding and gallery-search service, configured by the spec's `serve.*`
 //! keys (the flags win) and the model's pre-processing (its metadata, else the spec's).
 
-use crate::common::rerank_params;
+use crate::common::{model_key, rerank_params};
 use anyhow::{Context, Result, bail};
 use reid_config::Spec;
 use reid_data::Preprocessor;
@@ -32,6 +32,9 @@ pub struct ServeArgs {
     /// Bearer token for /v1 and /metrics (`serve.token`, or the REID_TOKEN variable).
     #[arg(long)]
     token: Option<String>,
+    /// Key of encrypted model files (or the spec's `encryption_key`).
+    #[arg(short = 'k', long = "key")]
+    key: Option<String>,
     /// Spec overrides, `section.key=value`.
     overrides: Vec<String>,
 }
@@ -56,7 +59,8 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(spec.num_threads)
         .build_global();
-    let model = reid_modeling::open_model(&model_path, spec.num_threads, spec.device)
+    let key = model_key(args.key.as_deref(), &spec)?;
+    let model = reid_modeling::open_model(&model_path, spec.num_threads, spec.device, key.as_ref())
         .with_context(|| format!("cannot open the model {}", model_path.display()))?;
     let pre = model
         .preprocessor()

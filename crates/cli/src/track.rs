@@ -31,6 +31,9 @@ pub struct TrackArgs {
     /// ReID model, ONNX or checkpoint (`track.model`).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// Key of encrypted model files (or the spec's `encryption_key`).
+    #[arg(short = 'k', long = "key")]
+    key: Option<String>,
     /// Stop each camera after this many frames.
     #[arg(long = "max-frames")]
     max_frames: Option<usize>,
@@ -66,7 +69,12 @@ pub fn run(args: &TrackArgs) -> Result<()> {
     if args.videos.is_empty() && args.frames.is_empty() {
         bail!("give at least one --video FILE or --frames DIR");
     }
-    let mut pipeline = pipeline(&spec, args.detector.as_ref(), args.model.as_ref())?;
+    let mut pipeline = pipeline(
+        &spec,
+        args.detector.as_ref(),
+        args.model.as_ref(),
+        args.key.as_deref(),
+    )?;
     let mut cameras = Vec::new();
     for v in &args.videos {
         let source = FrameSource::video(v)?;

@@ -13,7 +13,7 @@ pub fn run(args: &CommonArgs) -> Result<()> {
     std::fs::write(&spec_copy, serde_yaml::to_string(&exp.spec)?)
         .with_context(|| format!("cannot write {}", spec_copy.display()))?;
     let device = reid_modeling::device(exp.spec.device)?;
-    let outcome = reid_engine::train::train(&exp.spec, &out_dir, &device)?;
+    let outcome = reid_engine::train::train(&exp.spec, &out_dir, &device, exp.key.as_ref())?;
     match (&outcome.last, &outcome.last_checkpoint) {
         (None, _) => println!(
             "reid train: nothing to do, {} of {} epochs already trained in {}",

@@ -345,7 +345,7 @@ fn native_checkpoints_run_through_inference_and_evaluate() {
         net: cfg.clone(),
         epoch: 0,
     };
-    checkpoint::save(&ckpt, &header, &imagenet, &Default::default()).unwrap();
+    checkpoint::save(&ckpt, &header, &imagenet, &Default::default(), None).unwrap();
     let r = dir.path().to_str().unwrap();
     let emb = dir.path().join("emb.json");
     let ckpt_arg = |section: &str| format!("{section}.checkpoint={}", ckpt.display());

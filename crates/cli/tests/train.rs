@@ -204,6 +204,100 @@ fn an_exported_checkpoint_evaluates_like_the_checkpoint_without_spec_keys() {
             "{key}: checkpoint {x} vs ONNX {y}"
         );
     }
-    let err = fails(&export(&["export.data_type=int8"]));
-    assert!(err.contains("int8"), "{err}");
+
+    // INT8, calibrated on the sample's gallery, evaluated beside the checkpoint; then all three
+    // benchmarked on the same threads.
+    let int8 = dir.path().join("int8.onnx");
+    let out = ok(&export(&[
+        "export.data_type=int8",
+        "export.cal_image_dir=assets/sample/cuhk03-mini/bounding_box_test",
+        &format!("export.onnx_file={}", int8.display()),
+    ]));
+    assert!(out.contains("mAP"), "{out}");
+    let report = read_json(&dir.path().join("export/export_report.json"));
+    assert_eq!(report["calibration"]["method"], "percentile", "{report}");
+    assert!(report["min_cosine"].as_f64().unwrap() >= 0.95, "{report}");
+    let ev = &report["evaluation"];
+    let (before, after) = (
+        ev["checkpoint"]["mAP"].as_f64().unwrap(),
+        ev["int8"]["mAP"].as_f64().unwrap(),
+    );
+    assert!((ev["mAP_change"].as_f64().unwrap() - (after - before)).abs() < 1e-9);
+    assert!(
+        (before - a["mAP"].as_f64().unwrap()).abs() < 1e-9,
+        "{ev} vs {a}"
+    );
+    let bench = dir.path().join("bench.json");
+    ok(&reid(&[
+        "bench",
+        "-e",
+        SPEC,
+        "-r",
+        dir.path().to_str().unwrap(),
+        &format!(
+            "bench.models=[{},{},{}]",
+            ckpt.display(),
+            onnx.display(),
+            int8.display()
+        ),
+        "bench.batch_sizes=[1,8]",
+        "bench.iterations=2",
+        &format!("bench.output_file={}", bench.display()),
+    ]));
+    let bench = read_json(&bench);
+    let models = bench["models"].as_array().unwrap();
+    assert_eq!(models.len(), 3, "{bench}");
+    for m in models {
+        let batches = m["batches"].as_array().unwrap();
+        assert_eq!(batches.len(), 2);
+        assert!(
+            batches
+                .iter()
+                .all(|b| b["img_per_s"].as_f64().unwrap() > 0.0)
+        );
+        assert_eq!(m["extraction"]["images"], 32, "{m}");
+    }
+}
+
+#[test]
+fn a_key_seals_checkpoints_and_exports_and_opens_them_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().to_str().unwrap();
+    ok(&train(dir.path(), &["train.num_epochs=1", "-k", "s3cret"]));
+    let ckpt = dir.path().join("train/model_epoch_001.ckpt");
+    let bytes = std::fs::read(&ckpt).unwrap();
+    assert!(bytes.starts_with(b"REIDSEAL"), "the checkpoint is sealed");
+    let ckpt_arg = format!("export.checkpoint={}", ckpt.display());
+    let onnx = dir.path().join("sealed.onnx");
+    let onnx_arg = format!("export.onnx_file={}", onnx.display());
+    // Export needs the key to read the checkpoint, and seals the ONNX file with it.
+    let err = fails(&reid(&["export", "-e", SPEC, "-r", r, &ckpt_arg]));
+    assert!(err.contains("give its key with -k"), "{err}");
+    ok(&reid(&[
+        "export", "-e", SPEC, "-r", r, "-k", "s3cret", &ckpt_arg, &onnx_arg,
+    ]));
+    assert!(std::fs::read(&onnx).unwrap().starts_with(b"REIDSEAL"));
+    let evaluate = |model: &Path, key: &str| {
+        reid(&[
+            "evaluate",
+            "-e",
+            SPEC,
+            "-r",
+            r,
+            "-k",
+            key,
+            &format!("evaluate.checkpoint={}", model.display()),
+            "evaluate.num_sampled_matches=0",
+        ])
+    };
+    ok(&evaluate(&onnx, "s3cret"));
+    let err = fails(&evaluate(&onnx, "wrong"));
+    assert!(err.contains("wrong key"), "{err}");
+    // One changed byte anywhere: refused, never half-read.
+    let mut tampered = bytes;
+    let mid = tampered.len() / 2;
+    tampered[mid] ^= 0x40;
+    std::fs::write(&ckpt, &tampered).unwrap();
+    let err = fails(&evaluate(&ckpt, "s3cret"));
+    assert!(err.contains("changed or damaged"), "{err}");
 }

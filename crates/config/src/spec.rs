@@ -355,6 +355,18 @@ pub enum ExportDataType {
     Int8,
 }
 
+/// How INT8 calibration picks each activation's range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CalibrationMethod {
+    /// The observed minimum and maximum.
+    Minmax,
+    /// Clipped at the 99.99th percentile of |x|.
+    Percentile,
+    /// Clipped where the quantised distribution loses least information (KL divergence).
+    Entropy,
+}
+
 /// `export.*`: the `reid export` command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -364,8 +376,12 @@ pub struct ExportConfig {
     pub data_type: ExportDataType,
     /// −1 exports a dynamic batch dimension.
     pub batch_size: i64,
+    /// INT8 calibration images (default: `dataset.train_dataset_dir`).
     pub cal_image_dir: Option<PathBuf>,
+    /// INT8 calibration: batches of `cal_batch_size` images.
     pub cal_batches: usize,
+    pub cal_batch_size: usize,
+    pub cal_method: CalibrationMethod,
 }
 
 impl Default for ExportConfig {
@@ -377,6 +393,8 @@ impl Default for ExportConfig {
             batch_size: -1,
             cal_image_dir: None,
             cal_batches: 10,
+            cal_batch_size: 16,
+            cal_method: CalibrationMethod::Percentile,
         }
     }
 }
@@ -386,6 +404,9 @@ impl Default for ExportConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct BenchConfig {
     pub checkpoint: Option<PathBuf>,
+    /// Models compared on the same threads and inputs (native checkpoints and ONNX files, e.g.
+    /// one network as `.ckpt` and its fp32 / fp16 / INT8 exports); default: `checkpoint`.
+    pub models: Vec<PathBuf>,
     pub batch_sizes: Vec<usize>,
     /// Timed runs per batch size, after one warm-up run.
     pub iterations: usize,
@@ -396,6 +417,7 @@ impl Default for BenchConfig {
     fn default() -> Self {
         Self {
             checkpoint: None,
+            models: Vec::new(),
             batch_sizes: vec![1, 8, 32],
             iterations: 10,
             output_file: None,

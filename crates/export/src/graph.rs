@@ -1,7 +1,13 @@
 //! Building an ONNX graph node by node: unique value names, initializers stored as fp32 or as
 //! fp16 (then cast back to fp32 at load, so inference still computes in fp32), attributes, and
-//! the final model with a dynamic or fixed batch and its metadata.
+//! the final model with a dynamic or fixed batch and its metadata. For INT8 the builder writes
+//! QDQ: every activation that the lowering marks ([`GraphBuilder::activation`]) becomes
+//! `QuantizeLinear → DequantizeLinear` (uint8, from its calibrated range; a ReLU or ReLU6 before
+//! it is the quantiser's clamp), and convolution weights become per-channel int8 with int32
+//! biases, the pattern ONNX Runtime fuses into integer kernels. A calibration build is the fp32
+//! graph with those activations as extra outputs.
 
+use crate::calibrate::Range;
 use crate::proto::{
     AttributeProto, Dimension, DimensionValue, GraphProto, ModelProto, NodeProto,
     OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto, TensorTypeProto,
@@ -17,14 +23,42 @@ const IR_VERSION: i64 = 8;
 pub enum WeightType {
     Fp32,
     Fp16,
+    /// Static INT8 quantisation (QDQ) of weights and activations.
+    Int8,
 }
+
+/// What the builder writes.
+pub enum Precision {
+    /// fp32 computation with weights stored as given (fp32 or fp16).
+    Float(WeightType),
+    /// fp32 with every quantisation point as an extra output, to calibrate on.
+    Calibration,
+    /// QDQ INT8 with the calibrated range of each quantisation point, in order.
+    Int8(Vec<Range>),
+}
+
+/// The clamp an activation applies before it is used (and quantised).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    Linear,
+    Relu,
+    Relu6,
+}
+
+/// Largest magnitude of an int8 weight: 7 bits, so that ONNX Runtime's AVX2 u8×s8 kernels
+/// (pairwise products summed into int16) cannot saturate on machines without VNNI.
+const WEIGHT_QMAX: f32 = 63.0;
 
 /// A graph under construction.
 pub struct GraphBuilder {
     nodes: Vec<NodeProto>,
     initializers: Vec<TensorProto>,
-    weights: WeightType,
+    precision: Precision,
     next: usize,
+    /// The activations marked for quantisation, in order (their fp32 names).
+    points: Vec<String>,
+    /// Dequantised values (QDQ outputs) and the scale and zero point they were quantised with.
+    quantized: std::collections::HashMap<String, (f32, u8)>,
 }
 
 pub fn int(name: &str, value: i64) -> AttributeProto {
@@ -46,13 +80,147 @@ pub fn ints(name: &str, values: &[i64]) -> AttributeProto {
 }
 
 impl GraphBuilder {
-    pub fn new(weights: WeightType) -> Self {
+    pub fn new(precision: Precision) -> Self {
         Self {
             nodes: Vec::new(),
             initializers: Vec::new(),
-            weights,
+            precision,
             next: 0,
+            points: Vec::new(),
+            quantized: Default::default(),
         }
+    }
+
+    /// The values marked for quantisation so far, in order (the extra outputs of a
+    /// calibration graph).
+    pub fn points(&self) -> &[String] {
+        &self.points
+    }
+
+    fn initializer(&mut self, hint: &str, data_type: i32, dims: &[usize], raw: Vec<u8>) -> String {
+        let name = self.fresh(hint);
+        self.initializers.push(TensorProto {
+            dims: dims.iter().map(|&d| d as i64).collect(),
+            data_type,
+            name: name.clone(),
+            raw_data: raw,
+        });
+        name
+    }
+
+    /// Marks `x` as an activation clamped by `act` (ReLU / ReLU6 nodes in float graphs; the
+    /// quantiser's range in INT8 ones); returns the value to use downstream.
+    pub fn activation(&mut self, x: &str, act: Act) -> String {
+        let index = self.points.len();
+        let range = match &self.precision {
+            Precision::Int8(ranges) => Some(ranges[index]),
+            _ => None,
+        };
+        let Some(range) = range else {
+            let y = match act {
+                Act::Linear if matches!(self.precision, Precision::Calibration) => {
+                    self.node("Identity", &[x], Vec::new())
+                }
+                Act::Linear => x.to_owned(),
+                Act::Relu => self.node("Relu", &[x], Vec::new()),
+                Act::Relu6 => {
+                    let (lo, hi) = (self.scalar("zero", 0.0), self.scalar("six", 6.0));
+                    self.node("Clip", &[x, &lo, &hi], Vec::new())
+                }
+            };
+            self.points.push(y.clone());
+            return y;
+        };
+        self.points.push(x.to_owned());
+        let (lo, hi) = match act {
+            Act::Linear => (range.lo, range.hi),
+            Act::Relu => (0.0, range.hi),
+            Act::Relu6 => (0.0, range.hi.min(6.0)),
+        };
+        let (lo, hi) = (lo.min(0.0), hi.max(0.0));
+        let scale = ((hi - lo) / 255.0).max(1e-8);
+        let zero_point = (-lo / scale).round().clamp(0.0, 255.0) as u8;
+        self.quantize(x, scale, zero_point)
+    }
+
+    /// `x` quantised like the quantised value `like` (same scale and zero point: a max-pool
+    /// passes its input's quantisation on). Float graphs: `x`.
+    pub fn quantize_like(&mut self, x: &str, like: &str) -> String {
+        match self.quantized.get(like) {
+            Some(&(scale, zero_point)) => self.quantize(x, scale, zero_point),
+            None => x.to_owned(),
+        }
+    }
+
+    fn quantize(&mut self, x: &str, scale: f32, zero_point: u8) -> String {
+        let s = self.initializer(
+            "q_scale",
+            data_type::FLOAT,
+            &[],
+            scale.to_le_bytes().to_vec(),
+        );
+        let z = self.initializer("q_zero", data_type::UINT8, &[], vec![zero_point]);
+        let q = self.node("QuantizeLinear", &[x, &s, &z], Vec::new());
+        let dq = self.node("DequantizeLinear", &[&q, &s, &z], Vec::new());
+        self.quantized.insert(dq.clone(), (scale, zero_point));
+        dq
+    }
+
+    /// A convolution's weight `[out, …]` and bias `[out]` for the input value `x`: per-channel
+    /// int8 weights and int32 biases (scale = input scale × weight scale) when `x` is quantised,
+    /// else float weights. Returns the names of the fp32 (dequantised) values.
+    pub fn conv_params(
+        &mut self,
+        x: &str,
+        dims: &[usize],
+        weight: &[f32],
+        bias: &[f32],
+    ) -> (String, String) {
+        let Some(&(x_scale, _)) = self.quantized.get(x) else {
+            return (
+                self.weight("conv_w", dims, weight),
+                self.weight("conv_b", &[dims[0]], bias),
+            );
+        };
+        let out = dims[0];
+        let per_out = weight.len() / out;
+        let scales: Vec<f32> = weight
+            .chunks_exact(per_out)
+            .map(|w| (w.iter().fold(0.0f32, |m, v| m.max(v.abs())) / WEIGHT_QMAX).max(1e-8))
+            .collect();
+        let q: Vec<u8> = weight
+            .chunks_exact(per_out)
+            .zip(&scales)
+            .flat_map(|(w, s)| {
+                w.iter()
+                    .map(move |v| (v / s).round().clamp(-WEIGHT_QMAX, WEIGHT_QMAX) as i8 as u8)
+            })
+            .collect();
+        let bias_scales: Vec<f32> = scales.iter().map(|s| s * x_scale).collect();
+        let qb: Vec<u8> = bias
+            .iter()
+            .zip(&bias_scales)
+            .flat_map(|(b, s)| {
+                ((b / s).round().clamp(i32::MIN as f32, i32::MAX as f32) as i32).to_le_bytes()
+            })
+            .collect();
+        let f32_bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let w = self.initializer("conv_w_int8", data_type::INT8, dims, q);
+        let ws = self.initializer("conv_w_scale", data_type::FLOAT, &[out], f32_bytes(&scales));
+        let wz = self.initializer("conv_w_zero", data_type::INT8, &[out], vec![0; out]);
+        let b = self.initializer("conv_b_int32", data_type::INT32, &[out], qb);
+        let bs = self.initializer(
+            "conv_b_scale",
+            data_type::FLOAT,
+            &[out],
+            f32_bytes(&bias_scales),
+        );
+        let bz = self.initializer("conv_b_zero", data_type::INT32, &[out], vec![0; 4 * out]);
+        let axis = vec![int("axis", 0)];
+        (
+            self.node("DequantizeLinear", &[&w, &ws, &wz], axis.clone()),
+            self.node("DequantizeLinear", &[&b, &bs, &bz], axis),
+        )
     }
 
     fn fresh(&mut self, hint: &str) -> String {
@@ -60,52 +228,25 @@ impl GraphBuilder {
         format!("{hint}_{}", self.next)
     }
 
-    /// A float weight tensor; returns the name of its fp32 value.
+    /// A float weight tensor (fp16 storage for fp16 exports; fp32 otherwise, e.g. the float
+    /// head of an INT8 graph); returns the name of its fp32 value.
     pub fn weight(&mut self, hint: &str, dims: &[usize], values: &[f32]) -> String {
         assert_eq!(dims.iter().product::<usize>(), values.len(), "{hint}");
-        let name = self.fresh(hint);
-        let dims: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
-        match self.weights {
-            WeightType::Fp32 => {
-                self.initializers.push(TensorProto {
-                    dims,
-                    data_type: data_type::FLOAT,
-                    name: name.clone(),
-                    raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                });
-                name
-            }
-            WeightType::Fp16 => {
-                let stored = format!("{name}_fp16");
-                self.initializers.push(TensorProto {
-                    dims,
-                    data_type: data_type::FLOAT16,
-                    name: stored.clone(),
-                    raw_data: values
-                        .iter()
-                        .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
-                        .collect(),
-                });
-                self.node_named(
-                    "Cast",
-                    &[&stored],
-                    vec![int("to", data_type::FLOAT.into())],
-                    name,
-                )
-            }
+        if !matches!(self.precision, Precision::Float(WeightType::Fp16)) {
+            let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            return self.initializer(hint, data_type::FLOAT, dims, raw);
         }
+        let raw = values
+            .iter()
+            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+            .collect();
+        let stored = self.initializer(&format!("{hint}_fp16"), data_type::FLOAT16, dims, raw);
+        self.node("Cast", &[&stored], vec![int("to", data_type::FLOAT.into())])
     }
 
     /// A scalar fp32 constant (never stored as fp16).
     pub fn scalar(&mut self, hint: &str, value: f32) -> String {
-        let name = self.fresh(hint);
-        self.initializers.push(TensorProto {
-            dims: Vec::new(),
-            data_type: data_type::FLOAT,
-            name: name.clone(),
-            raw_data: value.to_le_bytes().to_vec(),
-        });
-        name
+        self.initializer(hint, data_type::FLOAT, &[], value.to_le_bytes().to_vec())
     }
 
     /// Appends a node with one output; returns the output's name.
@@ -154,15 +295,22 @@ impl GraphBuilder {
         let fixed = |d: i64| Dimension {
             value: Some(DimensionValue::DimValue(d)),
         };
-        let value_info = |name: &str, dims: Vec<Dimension>| ValueInfoProto {
+        let value_info = |name: &str, dims: Option<Vec<Dimension>>| ValueInfoProto {
             name: name.into(),
             r#type: Some(TypeProto {
                 tensor_type: Some(TensorTypeProto {
                     elem_type: data_type::FLOAT,
-                    shape: Some(TensorShapeProto { dim: dims }),
+                    shape: dims.map(|dim| TensorShapeProto { dim }),
                 }),
             }),
         };
+        let mut outputs = vec![value_info(
+            output_name,
+            Some(vec![batch_dim(), fixed(dim as i64)]),
+        )];
+        if matches!(self.precision, Precision::Calibration) {
+            outputs.extend(self.points.iter().map(|p| value_info(p, None)));
+        }
         let (h, w) = input_hw;
         ModelProto {
             ir_version: IR_VERSION,
@@ -175,12 +323,14 @@ impl GraphBuilder {
                 initializer: self.initializers,
                 input: vec![value_info(
                     input_name,
-                    vec![batch_dim(), fixed(3), fixed(h.into()), fixed(w.into())],
+                    Some(vec![
+                        batch_dim(),
+                        fixed(3),
+                        fixed(h.into()),
+                        fixed(w.into()),
+                    ]),
                 )],
-                output: vec![value_info(
-                    output_name,
-                    vec![batch_dim(), fixed(dim as i64)],
-                )],
+                output: outputs,
             }),
             opset_import: vec![OperatorSetIdProto {
                 domain: String::new(),

@@ -3,18 +3,25 @@
 //! input `input` NCHW float and output `embedding`, dynamic batch by default, with the
 //! pre-processing and head settings in the model's metadata. Every export proves itself: the
 //! ONNX model runs in ONNX Runtime beside the Burn network on the same batch, and an fp32 export
-//! whose features differ by more than 1e-4 (fp16: cosine below 0.999) fails and is removed.
+//! whose features differ by more than 1e-4 (fp16: cosine below 0.999, INT8: below 0.95) fails
+//! and is removed. INT8 exports are calibrated first ([`calibrate`]) on the fp32 graph.
 
+pub mod calibrate;
 mod graph;
 mod lower;
 mod proto;
 
+pub use calibrate::CalibrationMethod;
 pub use graph::{OPSET, WeightType};
 
+use calibrate::{Calibrator, Range};
+use graph::{GraphBuilder, Precision};
+use proto::ModelProto;
 use reid_data::Preprocessor;
 use reid_data::dataset::list_images;
 use reid_modeling::native::checkpoint;
-use reid_modeling::native::net::NetConfig;
+use reid_modeling::native::net::{NetConfig, ReidNet};
+use reid_modeling::sealed::{self, ModelKey};
 use reid_modeling::{Embedder, ModelError, NativeModel, OnnxModel};
 use serde::Serialize;
 use std::io::Write;
@@ -24,6 +31,8 @@ use std::path::{Path, PathBuf};
 pub const FP32_TOLERANCE: f32 = 1e-4;
 /// Smallest per-image cosine allowed between fp16 and fp32 features.
 pub const FP16_MIN_COSINE: f32 = 0.999;
+/// Smallest per-image cosine allowed between INT8 and fp32 features.
+pub const INT8_MIN_COSINE: f32 = 0.95;
 /// Images the self-check runs.
 const CHECK_IMAGES: usize = 8;
 
@@ -35,6 +44,8 @@ pub enum ExportError {
     Data(#[from] reid_data::DataError),
     #[error("cannot build the ONNX graph: {0}")]
     Graph(String),
+    #[error("INT8 calibration: {0}")]
+    Calibration(String),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -55,8 +66,29 @@ pub struct ExportOptions {
     pub batch: Option<usize>,
     /// Images for the self-check (the first few are used); synthetic inputs when empty.
     pub check_images: Vec<PathBuf>,
-    /// ONNX Runtime threads for the self-check (0 = all cores).
+    /// ONNX Runtime threads for calibration and the self-check (0 = all cores).
     pub threads: usize,
+    /// How INT8 exports are calibrated.
+    pub calibration: Option<CalibrationOptions>,
+    /// The user's key: opens a sealed checkpoint and seals the ONNX file.
+    pub key: Option<ModelKey>,
+}
+
+/// INT8 calibration set and method.
+#[derive(Debug, Clone)]
+pub struct CalibrationOptions {
+    pub images: Vec<PathBuf>,
+    pub batch_size: usize,
+    pub method: CalibrationMethod,
+}
+
+/// How an INT8 export was calibrated.
+#[derive(Debug, Clone, Serialize)]
+pub struct CalibrationReport {
+    pub method: CalibrationMethod,
+    pub images: usize,
+    pub activations: usize,
+    pub seconds: f64,
 }
 
 /// What an export wrote and how closely it matches the checkpoint.
@@ -74,6 +106,8 @@ pub struct ExportReport {
     pub max_abs_diff: f32,
     /// Smallest per-image cosine between the two.
     pub min_cosine: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationReport>,
 }
 
 /// Exports the checkpoint at `checkpoint` to `out` and checks it against Burn.
@@ -83,28 +117,138 @@ pub fn export(
     opts: &ExportOptions,
 ) -> Result<ExportReport, ExportError> {
     let device = burn::prelude::Device::flex();
-    let (header, net, _) = checkpoint::load(checkpoint, &device)?;
+    let key = opts.key.as_ref();
+    let (header, net, _) = checkpoint::load(checkpoint, &device, key)?;
     let cfg = header.net;
-    let mut g = graph::GraphBuilder::new(opts.weights);
-    let embedding = lower::embedding(&mut g, &net, cfg.neck_feat, "input")?;
-    let dim = cfg.feat_dim;
+    let (precision, calibration) = match opts.weights {
+        WeightType::Int8 => {
+            let (ranges, report) = calibrate(&net, &cfg, out, opts)?;
+            (Precision::Int8(ranges), Some(report))
+        }
+        w => (Precision::Float(w), None),
+    };
+    let (model, _) = build(
+        &net,
+        &cfg,
+        precision,
+        opts.batch,
+        metadata(&cfg, opts.weights),
+    )?;
+    let bytes = model.to_bytes();
+    sealed::write(out, &bytes, key).map_err(|source| ExportError::Io {
+        path: out.to_owned(),
+        source,
+    })?;
+    let native = NativeModel::from_net(checkpoint.to_owned(), net, cfg.clone(), device);
+    let report = check(native, out, &cfg, opts, bytes.len() as u64).map(|mut r| {
+        r.calibration = calibration;
+        r
+    });
+    if let Err(ExportError::Mismatch { .. }) = &report {
+        let _ = std::fs::remove_file(out);
+    }
+    report
+}
+
+/// The ONNX model of `net` at `precision`, and its quantisation points.
+fn build(
+    net: &ReidNet,
+    cfg: &NetConfig,
+    precision: Precision,
+    batch: Option<usize>,
+    metadata: Vec<(String, String)>,
+) -> Result<(ModelProto, Vec<String>), ExportError> {
+    let mut g = GraphBuilder::new(precision);
+    let embedding = lower::embedding(&mut g, net, cfg.neck_feat, "input")?;
+    let points = g.points().to_vec();
     let model = g.finish(
         "input",
         (cfg.input_height, cfg.input_width),
         &embedding,
         "embedding",
-        dim,
-        opts.batch,
-        metadata(&cfg, opts.weights),
+        cfg.feat_dim,
+        batch,
+        metadata,
     );
-    let bytes = model.to_bytes();
-    write_atomically(out, &bytes)?;
-    let native = NativeModel::from_net(checkpoint.to_owned(), net, cfg.clone(), device);
-    let report = check(native, out, &cfg, opts, bytes.len() as u64, dim);
-    if let Err(ExportError::Mismatch { .. }) = &report {
-        let _ = std::fs::remove_file(out);
+    Ok((model, points))
+}
+
+/// Runs the fp32 graph with its quantisation points as outputs on the calibration images and
+/// returns every point's range.
+fn calibrate(
+    net: &ReidNet,
+    cfg: &NetConfig,
+    out: &Path,
+    opts: &ExportOptions,
+) -> Result<(Vec<Range>, CalibrationReport), ExportError> {
+    let started = std::time::Instant::now();
+    let cal = opts.calibration.as_ref().ok_or_else(|| {
+        ExportError::Calibration("no calibration images (export.cal_image_dir)".into())
+    })?;
+    let (model, points) = build(net, cfg, Precision::Calibration, None, Vec::new())?;
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let mut tmp = sealed::shared_tempfile(dir).map_err(|source| ExportError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    tmp.write_all(&model.to_bytes())
+        .map_err(|source| ExportError::Io {
+            path: tmp.path().to_owned(),
+            source,
+        })?;
+    let mut onnx = OnnxModel::open(tmp.path(), opts.threads, None)?;
+    let pre = cfg.preprocessor();
+    let mut calibrator = Calibrator::new(cal.method, points.len());
+    let passes = if calibrator.needs_histograms() { 2 } else { 1 };
+    let mut images = 0;
+    for pass in 0..passes {
+        images = 0;
+        for chunk in cal.images.chunks(cal.batch_size.max(1)) {
+            let batch = pre.load_batch(chunk);
+            if batch.ok.is_empty() {
+                continue;
+            }
+            images += batch.ok.len();
+            let acts = onnx.outputs(
+                &batch.tensor,
+                batch.ok.len(),
+                (pre.height, pre.width),
+                &points,
+            )?;
+            for (point, values) in acts.iter().enumerate() {
+                if pass == 0 {
+                    calibrator.observe_range(point, values);
+                } else {
+                    calibrator.observe_histogram(point, values);
+                }
+            }
+        }
+        tracing::info!(
+            "INT8 calibration pass {}/{passes}: {images} images, {} activations",
+            pass + 1,
+            points.len()
+        );
     }
-    report
+    if images == 0 {
+        return Err(ExportError::Calibration(format!(
+            "none of the {} calibration images could be read",
+            cal.images.len()
+        )));
+    }
+    let report = CalibrationReport {
+        method: cal.method,
+        images,
+        activations: points.len(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok((calibrator.ranges(), report))
 }
 
 fn metadata(cfg: &NetConfig, weights: WeightType) -> Vec<(String, String)> {
@@ -123,22 +267,6 @@ fn metadata(cfg: &NetConfig, weights: WeightType) -> Vec<(String, String)> {
         .map(|(k, v)| (k.to_owned(), v)),
     );
     m
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
-    let io = |source| ExportError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let mut tmp = checkpoint::shared_tempfile(dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
 }
 
 /// A batch for the self-check: real images when given, else a deterministic pattern.
@@ -161,13 +289,13 @@ fn check(
     cfg: &NetConfig,
     opts: &ExportOptions,
     bytes: u64,
-    dim: usize,
 ) -> Result<ExportReport, ExportError> {
+    let dim = cfg.feat_dim;
     let pre = cfg.preprocessor();
     let (tensor, n, synthetic) = check_batch(&pre, &opts.check_images);
     let (h, w) = (pre.height, pre.width);
     let reference = native.embed(&tensor, n, h, w)?;
-    let mut onnx = OnnxModel::open(out, opts.threads)?;
+    let mut onnx = OnnxModel::open(out, opts.threads, opts.key.as_ref())?;
     let got = onnx.embed(&tensor, n, h, w)?;
     let mismatch = |detail: String| ExportError::Mismatch {
         path: out.to_owned(),
@@ -213,6 +341,11 @@ fn check(
                 "fp16 cosine {min_cosine:.5} < {FP16_MIN_COSINE}"
             )));
         }
+        WeightType::Int8 if min_cosine < INT8_MIN_COSINE => {
+            return Err(mismatch(format!(
+                "INT8 cosine {min_cosine:.5} < {INT8_MIN_COSINE}"
+            )));
+        }
         _ => {}
     }
     Ok(ExportReport {
@@ -225,6 +358,7 @@ fn check(
         synthetic_check: synthetic,
         max_abs_diff,
         min_cosine,
+        calibration: None,
     })
 }
 

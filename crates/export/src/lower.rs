@@ -1,10 +1,11 @@
 //! The native network as ONNX nodes, module by module: every convolution with its BatchNorm
-//! folded in (`W·s`, `β − μ·s` with `s = γ/√(σ² + ε)`), ReLU6 as `Clip`, ResNet's max-pool and
-//! residual adds, and the BNNeck head as global average pooling, the optional reduction
+//! folded in (`W·s`, `β − μ·s` with `s = γ/√(σ² + ε)`), ReLU / ReLU6 as marked activations
+//! (nodes in float graphs, quantiser clamps in INT8 ones), ResNet's max-pool and residual adds,
+//! and the BNNeck head (kept in float) as global average pooling, the optional reduction
 //! `MatMul` and the neck's BatchNorm as a per-channel multiply-add.
 
 use crate::ExportError;
-use crate::graph::{GraphBuilder, int, ints};
+use crate::graph::{Act, GraphBuilder, int, ints};
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
@@ -67,8 +68,7 @@ fn conv(g: &mut GraphBuilder, c: &Conv2d, bn: &BatchNorm, x: &str) -> Result<Str
             *s += b * sc;
         }
     }
-    let w = g.weight("conv_w", &dims, &w);
-    let b = g.weight("conv_b", &[dims[0]], &shift);
+    let (w, b) = g.conv_params(x, &dims, &w, &shift);
     let attrs = vec![
         ints("kernel_shape", &c.kernel_size.map(|k| k as i64)),
         ints("strides", &c.stride.map(|s| s as i64)),
@@ -79,43 +79,40 @@ fn conv(g: &mut GraphBuilder, c: &Conv2d, bn: &BatchNorm, x: &str) -> Result<Str
     Ok(g.node("Conv", &[x, &w, &b], attrs))
 }
 
-/// A folded convolution, then ReLU6 when the block has it.
-fn conv_bn(g: &mut GraphBuilder, cb: &ConvBn, x: &str) -> Result<String, ExportError> {
+/// A folded convolution, then its activation.
+fn conv_bn(g: &mut GraphBuilder, cb: &ConvBn, x: &str, act: Act) -> Result<String, ExportError> {
     let y = conv(g, &cb.conv, &cb.bn, x)?;
-    if !cb.act {
-        return Ok(y);
-    }
-    let (lo, hi) = (g.scalar("zero", 0.0), g.scalar("six", 6.0));
-    Ok(g.node("Clip", &[&y, &lo, &hi], Vec::new()))
+    Ok(g.activation(&y, act))
+}
+
+/// MobileNetV2's convolutions end in ReLU6 where the block says so.
+fn mobile(g: &mut GraphBuilder, cb: &ConvBn, x: &str) -> Result<String, ExportError> {
+    conv_bn(g, cb, x, if cb.act { Act::Relu6 } else { Act::Linear })
 }
 
 fn mobilenet_v2(g: &mut GraphBuilder, m: &MobileNetV2, x: &str) -> Result<String, ExportError> {
-    let mut x = conv_bn(g, &m.stem, x)?;
+    let mut x = mobile(g, &m.stem, x)?;
     for block in &m.blocks {
         let mut y = x.clone();
         if let Some(e) = &block.expand {
-            y = conv_bn(g, e, &y)?;
+            y = mobile(g, e, &y)?;
         }
-        y = conv_bn(g, &block.dw, &y)?;
-        y = conv_bn(g, &block.project, &y)?;
+        y = mobile(g, &block.dw, &y)?;
+        y = mobile(g, &block.project, &y)?;
         x = if block.residual {
-            g.node("Add", &[&x, &y], Vec::new())
+            let sum = g.node("Add", &[&x, &y], Vec::new());
+            g.activation(&sum, Act::Linear)
         } else {
             y
         };
     }
-    conv_bn(g, &m.last, &x)
-}
-
-fn relu(g: &mut GraphBuilder, x: &str) -> String {
-    g.node("Relu", &[x], Vec::new())
+    mobile(g, &m.last, &x)
 }
 
 fn resnet(g: &mut GraphBuilder, r: &ResNet, x: &str) -> Result<String, ExportError> {
-    let stem = conv_bn(g, &r.stem, x)?;
-    let stem = relu(g, &stem);
+    let stem = conv_bn(g, &r.stem, x, Act::Relu)?;
     let p = &r.pool;
-    let mut x = g.node(
+    let pooled = g.node(
         "MaxPool",
         &[&stem],
         vec![
@@ -124,20 +121,22 @@ fn resnet(g: &mut GraphBuilder, r: &ResNet, x: &str) -> Result<String, ExportErr
             ints("pads", &pads(&p.padding)?),
         ],
     );
+    let mut x = g.quantize_like(&pooled, &stem);
     for block in r.layers.iter().flatten() {
         let shortcut = match &block.downsample {
-            Some(d) => conv_bn(g, d, &x)?,
+            Some(d) => conv_bn(g, d, &x, Act::Linear)?,
             None => x.clone(),
         };
-        let y = conv_bn(g, &block.conv1, &x)?;
-        let y = relu(g, &y);
-        let mut y = conv_bn(g, &block.conv2, &y)?;
-        if let Some(c3) = &block.conv3 {
-            let a = relu(g, &y);
-            y = conv_bn(g, c3, &a)?;
-        }
+        let y = conv_bn(g, &block.conv1, &x, Act::Relu)?;
+        let y = match &block.conv3 {
+            Some(c3) => {
+                let y = conv_bn(g, &block.conv2, &y, Act::Relu)?;
+                conv_bn(g, c3, &y, Act::Linear)?
+            }
+            None => conv_bn(g, &block.conv2, &y, Act::Linear)?,
+        };
         let sum = g.node("Add", &[&y, &shortcut], Vec::new());
-        x = relu(g, &sum);
+        x = g.activation(&sum, Act::Relu);
     }
     Ok(x)
 }
@@ -179,9 +178,10 @@ pub fn embedding(
     neck_feat: NeckFeat,
     input: &str,
 ) -> Result<String, ExportError> {
+    let x = g.activation(input, Act::Linear);
     let fmap = match &net.backbone {
-        Backbone::MobileNetV2(m) => mobilenet_v2(g, m, input)?,
-        Backbone::ResNet(r) => resnet(g, r, input)?,
+        Backbone::MobileNetV2(m) => mobilenet_v2(g, m, &x)?,
+        Backbone::ResNet(r) => resnet(g, r, &x)?,
     };
     head(g, &net.head, &fmap, neck_feat)
 }

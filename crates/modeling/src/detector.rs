@@ -75,7 +75,7 @@ pub struct Detector {
 impl Detector {
     /// Opens a detector with `threads` intra-op threads (0 = all cores), checking its I/O.
     pub fn open(path: &Path, threads: usize) -> Result<Self, ModelError> {
-        let session = session(path, threads)?;
+        let session = session(path, threads, None)?;
         let shape_err = |message: String| shape_error(path, message);
         let input = first_input(&session, path)?;
         let size = match input.dtype() {

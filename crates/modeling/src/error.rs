@@ -21,6 +21,8 @@ pub enum ModelError {
     Run { path: PathBuf, message: String },
     #[error("checkpoint {}: {message}", path.display())]
     Checkpoint { path: PathBuf, message: String },
+    #[error("model {}: {message}", path.display())]
+    Sealed { path: PathBuf, message: String },
     #[error("{0}")]
     Config(String),
     #[error("device `{0}` is not available: this reid was built without its Cargo feature")]

@@ -9,12 +9,14 @@ mod error;
 pub mod native;
 mod onnx;
 pub mod runtime;
+pub mod sealed;
 
 pub use detector::{BBox, Detection, Detector};
 pub use embedder::Embedder;
 pub use error::ModelError;
 pub use native::NativeModel;
 pub use onnx::OnnxModel;
+pub use sealed::ModelKey;
 
 use burn::prelude::Device;
 use reid_config::DeviceKind;
@@ -35,12 +37,13 @@ pub fn device(kind: DeviceKind) -> Result<Device, ModelError> {
 }
 
 /// Opens the model at `path`, choosing the implementation by file type: a reid checkpoint
-/// (recognised by its content, usually `.ckpt`) runs natively on `device`, `.onnx` in ONNX
-/// Runtime with `threads` threads.
+/// (recognised by its content, usually `.ckpt`; by its extension when sealed) runs natively on
+/// `device`, `.onnx` in ONNX Runtime with `threads` threads. Sealed files open with `key`.
 pub fn open_model(
     path: &Path,
     threads: usize,
     device: DeviceKind,
+    key: Option<&ModelKey>,
 ) -> Result<Box<dyn Embedder>, ModelError> {
     let ext = path
         .extension()
@@ -49,11 +52,17 @@ pub fn open_model(
         .to_ascii_lowercase();
     let native = native::checkpoint::is_checkpoint(path);
     match ext.as_str() {
-        _ if native => Ok(Box::new(NativeModel::open(path, self::device(device)?)?)),
-        "onnx" => Ok(Box::new(OnnxModel::open(path, threads)?)),
-        CHECKPOINT_EXTENSION | "checkpoint" => {
-            Ok(Box::new(NativeModel::open(path, self::device(device)?)?))
-        }
+        _ if native => Ok(Box::new(NativeModel::open(
+            path,
+            self::device(device)?,
+            key,
+        )?)),
+        "onnx" => Ok(Box::new(OnnxModel::open(path, threads, key)?)),
+        CHECKPOINT_EXTENSION | "checkpoint" => Ok(Box::new(NativeModel::open(
+            path,
+            self::device(device)?,
+            key,
+        )?)),
         _ => Err(ModelError::UnsupportedFormat {
             path: path.to_owned(),
             ext,

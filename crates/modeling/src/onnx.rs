@@ -6,6 +6,7 @@
 use crate::embedder::Embedder;
 use crate::error::ModelError;
 use crate::runtime;
+use crate::sealed::{self, ModelKey};
 use ort::session::{Session, builder::GraphOptimizationLevel};
 use ort::value::{Outlet, TensorElementType, TensorRef, ValueType};
 use reid_data::{Features, Preprocessor};
@@ -25,8 +26,13 @@ pub struct OnnxModel {
 }
 
 /// An ONNX Runtime session for the model at `path` with `threads` intra-op threads (0 = all
-/// cores), fully optimised.
-pub(crate) fn session(path: &Path, threads: usize) -> Result<Session, ModelError> {
+/// cores), fully optimised; a sealed file is opened with `key` and given to ONNX Runtime from
+/// memory.
+pub(crate) fn session(
+    path: &Path,
+    threads: usize,
+    key: Option<&ModelKey>,
+) -> Result<Session, ModelError> {
     if !path.is_file() {
         return Err(ModelError::MissingFile(path.to_owned()));
     }
@@ -35,14 +41,18 @@ pub(crate) fn session(path: &Path, threads: usize) -> Result<Session, ModelError
         message,
     };
     let env = runtime::environment()?;
-    Session::builder(env)
+    let mut builder = Session::builder(env)
         .map_err(|e| load(e.to_string()))?
         .with_optimization_level(GraphOptimizationLevel::Level3)
         .map_err(|e| load(e.to_string()))?
         .with_intra_threads(threads)
-        .map_err(|e| load(e.to_string()))?
-        .commit_from_file(path)
-        .map_err(|e| load(e.to_string()))
+        .map_err(|e| load(e.to_string()))?;
+    let committed = if sealed::is_sealed_file(path) {
+        builder.commit_from_memory(&sealed::read(path, key)?)
+    } else {
+        builder.commit_from_file(path)
+    };
+    committed.map_err(|e| load(e.to_string()))
 }
 
 /// A shape error about the model at `path`.
@@ -66,9 +76,10 @@ pub(crate) fn fixed_dim(d: i64) -> Option<u32> {
 }
 
 impl OnnxModel {
-    /// Opens `path` with `threads` intra-op threads (0 = ONNX Runtime's default: all cores).
-    pub fn open(path: &Path, threads: usize) -> Result<Self, ModelError> {
-        let session = session(path, threads)?;
+    /// Opens `path` (with `key` when it is sealed) with `threads` intra-op threads (0 = ONNX
+    /// Runtime's default: all cores).
+    pub fn open(path: &Path, threads: usize, key: Option<&ModelKey>) -> Result<Self, ModelError> {
+        let session = session(path, threads, key)?;
         let shape_err = |message: String| shape_error(path, message);
         let input = first_input(&session, path)?;
         let ValueType::Tensor {
@@ -128,6 +139,33 @@ impl OnnxModel {
         })
     }
 
+    fn run_error(&self, message: String) -> ModelError {
+        ModelError::Run {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    /// One graph call on `n` images.
+    fn run(
+        &mut self,
+        tensor: &[f32],
+        n: usize,
+        h: u32,
+        w: u32,
+    ) -> Result<ort::session::SessionOutputs<'_>, ModelError> {
+        let shape = [n as i64, 3, i64::from(h), i64::from(w)];
+        let input = TensorRef::from_array_view((shape, tensor))
+            .map_err(|e| self.run_error(e.to_string()))?;
+        let path = self.path.clone();
+        self.session
+            .run(ort::inputs![self.input_name.as_str() => input])
+            .map_err(|e| ModelError::Run {
+                path,
+                message: e.to_string(),
+            })
+    }
+
     /// Runs exactly one graph call on `n` images.
     fn run_once(
         &mut self,
@@ -136,18 +174,13 @@ impl OnnxModel {
         h: u32,
         w: u32,
     ) -> Result<Features, ModelError> {
+        let (path, output_name) = (self.path.clone(), self.output_name.clone());
         let run_err = |message: String| ModelError::Run {
-            path: self.path.clone(),
+            path: path.clone(),
             message,
         };
-        let shape = [n as i64, 3, i64::from(h), i64::from(w)];
-        let input =
-            TensorRef::from_array_view((shape, tensor)).map_err(|e| run_err(e.to_string()))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.input_name.as_str() => input])
-            .map_err(|e| run_err(e.to_string()))?;
-        let (out_shape, data) = outputs[self.output_name.as_str()]
+        let outputs = self.run(tensor, n, h, w)?;
+        let (out_shape, data) = outputs[output_name.as_str()]
             .try_extract_tensor::<f32>()
             .map_err(|e| run_err(e.to_string()))?;
         let dims: &[i64] = out_shape;
@@ -155,14 +188,42 @@ impl OnnxModel {
         let trailing_ones = dims.iter().skip(2).all(|&d| d == 1);
         if dims.len() < 2 || dims[0] != n as i64 || !trailing_ones || per_item <= 0 {
             return Err(ModelError::Shape {
-                path: self.path.clone(),
+                path,
                 message: format!(
-                    "output `{}` has shape {dims:?} for a batch of {n}; expected [{n}, D] or [{n}, D, 1, 1]",
-                    self.output_name
+                    "output `{output_name}` has shape {dims:?} for a batch of {n}; expected [{n}, D] or [{n}, D, 1, 1]"
                 ),
             });
         }
         Ok(Features::from_rows(per_item as usize, data.to_vec()))
+    }
+
+    /// Runs the graph on `n` images and returns the float outputs `names`, flattened (INT8
+    /// calibration reads intermediate activations this way).
+    pub fn outputs(
+        &mut self,
+        tensor: &[f32],
+        n: usize,
+        (h, w): (u32, u32),
+        names: &[String],
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        let path = self.path.clone();
+        let run_err = |message: String| ModelError::Run {
+            path: path.clone(),
+            message,
+        };
+        let outputs = self.run(tensor, n, h, w)?;
+        names
+            .iter()
+            .map(|name| {
+                let value = outputs
+                    .get(name.as_str())
+                    .ok_or_else(|| run_err(format!("the graph has no output `{name}`")))?;
+                let (_, data) = value
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| run_err(format!("output `{name}`: {e}")))?;
+                Ok(data.to_vec())
+            })
+            .collect()
     }
 }
 

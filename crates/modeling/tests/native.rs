@@ -3,11 +3,11 @@
 //! clear errors.
 
 use burn::prelude::*;
-use reid_config::{NeckFeat, Spec};
+use reid_config::{DeviceKind, NeckFeat, Spec};
 use reid_modeling::native::checkpoint::{self, CheckpointHeader, Sections};
 use reid_modeling::native::net::{NetConfig, ReidNet};
 use reid_modeling::native::pretrained::load_backbone;
-use reid_modeling::{Embedder, NativeModel};
+use reid_modeling::{Embedder, ModelKey, NativeModel, open_model};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -138,8 +138,8 @@ fn checkpoints_round_trip_bit_for_bit_and_carry_their_preprocessing() {
         epoch: 3,
     };
     let sections = Sections::from([("notes".to_owned(), b"kept".to_vec())]);
-    checkpoint::save(&path, &header, &net, &sections).unwrap();
-    let (read, loaded, read_sections) = checkpoint::load(&path, &device).unwrap();
+    checkpoint::save(&path, &header, &net, &sections, None).unwrap();
+    let (read, loaded, read_sections) = checkpoint::load(&path, &device, None).unwrap();
     assert_eq!(read, header);
     assert_eq!(read_sections, sections);
     let x = input(2, 64, 32);
@@ -149,11 +149,21 @@ fn checkpoints_round_trip_bit_for_bit_and_carry_their_preprocessing() {
     );
     assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
 
-    let mut model = NativeModel::open(&path, device).unwrap();
+    let mut model = NativeModel::open(&path, device, None).unwrap();
     assert_eq!(model.input_size(), (Some(256), Some(128)));
     assert_eq!(model.preprocessor(), Some(cfg.preprocessor()));
     let f = model.embed(&input(3, 256, 128), 3, 256, 128).unwrap();
     assert_eq!((f.len(), f.dim), (3, 1280));
+
+    // Sealed with a key: the same model opens with the key only.
+    let key = ModelKey::new("k3y").unwrap();
+    let sealed = dir.path().join("sealed.ckpt");
+    checkpoint::save(&sealed, &header, &net, &sections, Some(&key)).unwrap();
+    let mut opened = open_model(&sealed, 1, DeviceKind::Cpu, Some(&key)).unwrap();
+    let g = opened.embed(&input(3, 256, 128), 3, 256, 128).unwrap();
+    assert_eq!(f.data, g.data);
+    let err = open_model(&sealed, 1, DeviceKind::Cpu, None).err().unwrap();
+    assert!(err.to_string().contains("give its key with -k"), "{err}");
 }
 
 #[test]
@@ -167,22 +177,26 @@ fn damaged_checkpoints_are_clear_errors() {
         &CheckpointHeader { net: cfg, epoch: 0 },
         &ReidNet::new(&config(5), &device),
         &Sections::new(),
+        None,
     )
     .unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let cut = dir.path().join("cut.ckpt");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let err = checkpoint::load(&cut, &device).err().unwrap().to_string();
+    let err = checkpoint::load(&cut, &device, None)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("cut.ckpt"), "{err}");
     let onnx = repo().join("assets/models/person-reidentification-retail-0267-eps.onnx");
     let renamed = dir.path().join("onnx.ckpt");
     std::fs::copy(onnx, &renamed).unwrap();
-    let err = checkpoint::load(&renamed, &device)
+    let err = checkpoint::load(&renamed, &device, None)
         .err()
         .unwrap()
         .to_string();
     assert!(err.contains("not a reid checkpoint"), "{err}");
-    let err = checkpoint::load(&dir.path().join("none.ckpt"), &device)
+    let err = checkpoint::load(&dir.path().join("none.ckpt"), &device, None)
         .err()
         .unwrap()
         .to_string();

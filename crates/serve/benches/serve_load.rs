@@ -37,7 +37,8 @@ fn main() {
         .model
         .clone()
         .expect("serve.model in the sample spec");
-    let model = reid_modeling::open_model(&model_path, 2, spec.device).expect("the model opens");
+    let model =
+        reid_modeling::open_model(&model_path, 2, spec.device, None).expect("the model opens");
     let pre = Preprocessor::from_spec(&spec);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -22,11 +22,11 @@ use data::TrainSet;
 use indicatif::{ProgressBar, ProgressStyle};
 use reid_config::{OptimConfig, PretrainChoice, Spec};
 use reid_data::Augmenter;
-use reid_modeling::NativeModel;
 use reid_modeling::native::checkpoint::{self, CheckpointHeader, Sections};
 use reid_modeling::native::losses::{CenterLoss, LossConfig, reid_loss};
 use reid_modeling::native::net::{NetConfig, ReidNet};
 use reid_modeling::native::pretrained;
+use reid_modeling::{ModelKey, NativeModel};
 use schedule::Schedule;
 use status::EpochStatus;
 use std::path::{Path, PathBuf};
@@ -159,8 +159,14 @@ impl Learner {
     }
 }
 
-/// Trains as `spec` says, writing checkpoints and `status.jsonl` into `out_dir`, on `device`.
-pub fn train(spec: &Spec, out_dir: &Path, device: &Device) -> Result<TrainOutcome, EngineError> {
+/// Trains as `spec` says, writing checkpoints (sealed with `key` when one is given) and
+/// `status.jsonl` into `out_dir`, on `device`.
+pub fn train(
+    spec: &Spec,
+    out_dir: &Path,
+    device: &Device,
+    key: Option<&ModelKey>,
+) -> Result<TrainOutcome, EngineError> {
     let ds = &spec.dataset;
     let train_dir = ds.train_dataset_dir.as_ref().ok_or_else(|| {
         EngineError::Config("missing setting: give dataset.train_dataset_dir".into())
@@ -188,7 +194,7 @@ pub fn train(spec: &Spec, out_dir: &Path, device: &Device) -> Result<TrainOutcom
         source,
     })?;
     let ad = device.clone().autodiff();
-    let mut state = start(spec, &net_config, out_dir, &ad)?;
+    let mut state = start(spec, &net_config, out_dir, &ad, key)?;
     let resumed_from = state.epoch;
     let status_file = out_dir.join("status.jsonl");
     status::keep_until(&status_file, state.epoch)?;
@@ -276,7 +282,7 @@ pub fn train(spec: &Spec, out_dir: &Path, device: &Device) -> Result<TrainOutcom
         // previous checkpoint drops, never a checkpoint whose epoch has no line.
         status::append(&status_file, &line)?;
         if let Some(path) = &line.checkpoint {
-            save(path, &state, &net_config)?;
+            save(path, &state, &net_config, key)?;
             outcome.last_checkpoint = Some(path.clone());
         }
         outcome.last = Some(line);
@@ -373,12 +379,13 @@ fn start(
     cfg: &NetConfig,
     out_dir: &Path,
     ad: &Device,
+    key: Option<&ModelKey>,
 ) -> Result<Learner, EngineError> {
     let explicit = spec.train.resume.clone();
     let found = checkpoints(out_dir);
     if let Some(path) = explicit.as_ref().or(found.first().map(|(_, p)| p)) {
         tracing::info!("resuming from {}", path.display());
-        return resume(spec, cfg, path, ad);
+        return resume(spec, cfg, path, ad, key);
     }
     let mut learner = Learner::new(spec, cfg, ad);
     let m = &spec.model;
@@ -404,7 +411,7 @@ fn start(
             ));
         }
         (PretrainChoice::SelfTrained, Some(path)) => {
-            let (header, loaded, _) = checkpoint::load(path, ad)?;
+            let (header, loaded, _) = checkpoint::load(path, ad, key)?;
             same_network(cfg, &header.net, path)?;
             learner.net = freeze_neck_bias(loaded);
             tracing::info!("weights from {}", path.display());
@@ -433,8 +440,14 @@ fn same_network(cfg: &NetConfig, found: &NetConfig, path: &Path) -> Result<(), E
     Ok(())
 }
 
-fn resume(spec: &Spec, cfg: &NetConfig, path: &Path, ad: &Device) -> Result<Learner, EngineError> {
-    let (header, net, sections) = checkpoint::load(path, ad)?;
+fn resume(
+    spec: &Spec,
+    cfg: &NetConfig,
+    path: &Path,
+    ad: &Device,
+    key: Option<&ModelKey>,
+) -> Result<Learner, EngineError> {
+    let (header, net, sections) = checkpoint::load(path, ad, key)?;
     same_network(cfg, &header.net, path)?;
     let bad = |message: String| {
         EngineError::Model(reid_modeling::ModelError::Checkpoint {
@@ -467,8 +480,13 @@ fn resume(spec: &Spec, cfg: &NetConfig, path: &Path, ad: &Device) -> Result<Lear
     })
 }
 
-/// Writes the weights and the training state, atomically.
-fn save(path: &Path, state: &Learner, cfg: &NetConfig) -> Result<(), EngineError> {
+/// Writes the weights and the training state, atomically (sealed with `key`).
+fn save(
+    path: &Path,
+    state: &Learner,
+    cfg: &NetConfig,
+    key: Option<&ModelKey>,
+) -> Result<(), EngineError> {
     let bad = |message: String| {
         EngineError::Model(reid_modeling::ModelError::Checkpoint {
             path: path.to_owned(),
@@ -497,7 +515,7 @@ fn save(path: &Path, state: &Learner, cfg: &NetConfig) -> Result<(), EngineError
         net: cfg.clone(),
         epoch: state.epoch,
     };
-    checkpoint::save(path, &header, &net, &sections)?;
+    checkpoint::save(path, &header, &net, &sections, key)?;
     Ok(())
 }
 

@@ -75,8 +75,7 @@ pub fn keep_until(path: &Path, epoch: u32) -> Result<(), EngineError> {
         .map(|s| serde_json::to_string(&s).expect("plain data") + "\n")
         .collect();
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp =
-        reid_modeling::native::checkpoint::shared_tempfile(dir).map_err(io_error(path))?;
+    let mut tmp = reid_modeling::sealed::shared_tempfile(dir).map_err(io_error(path))?;
     tmp.write_all(kept.concat().as_bytes())
         .map_err(io_error(path))?;
     tmp.persist(path).map_err(|e| io_error(path)(e.error))?;

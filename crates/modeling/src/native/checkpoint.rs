@@ -1,17 +1,18 @@
 //! Native checkpoint files: the magic `REIDCKPT`, a little-endian u32 format version and u64
 //! header length, a JSON header ([`CheckpointHeader`]: network config, epoch, the lengths of the
 //! extra sections), the weights as Burn burnpack bytes, then named extra sections (training
-//! state: optimiser, center-loss centers). Written to a temporary file and renamed, so an
-//! interrupted write never leaves a checkpoint that cannot be loaded.
+//! state: optimiser, center-loss centers). Written through [`crate::sealed::write`] (atomically;
+//! sealed with the user's key when one is given), so an interrupted write never leaves a
+//! checkpoint that cannot be loaded.
 
 use super::net::{NetConfig, ReidNet};
 use crate::error::ModelError;
+use crate::sealed::{self, ModelKey};
 use burn::prelude::*;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"REIDCKPT";
@@ -37,12 +38,14 @@ struct FileHeader {
     sections: Vec<(String, u64)>,
 }
 
-/// Writes `model` with `header` and `sections` to `path` atomically.
+/// Writes `model` with `header` and `sections` to `path` atomically (sealed with `key` when
+/// one is given).
 pub fn save(
     path: &Path,
     header: &CheckpointHeader,
     model: &ReidNet,
     sections: &Sections,
+    key: Option<&ModelKey>,
 ) -> Result<(), ModelError> {
     let fail = |message: String| ModelError::Checkpoint {
         path: path.to_owned(),
@@ -58,35 +61,18 @@ pub fn save(
             .collect(),
     };
     let json = serde_json::to_vec(&file_header).map_err(|e| fail(e.to_string()))?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-    let mut tmp = shared_tempfile(dir).map_err(|e| fail(e.to_string()))?;
-    let write = |f: &mut std::fs::File| -> std::io::Result<()> {
-        f.write_all(MAGIC)?;
-        f.write_all(&VERSION.to_le_bytes())?;
-        f.write_all(&(json.len() as u64).to_le_bytes())?;
-        f.write_all(&json)?;
-        f.write_all(&weights)?;
-        for bytes in sections.values() {
-            f.write_all(bytes)?;
-        }
-        f.sync_all()
-    };
-    write(tmp.as_file_mut()).map_err(|e| fail(e.to_string()))?;
-    tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
-    Ok(())
-}
-
-/// A temporary file in `dir` to be renamed over a result file, readable by others like a file
-/// made by `File::create` (a plain temporary file is private to its owner).
-pub fn shared_tempfile(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    builder.tempfile_in(dir)
+    let mut bytes = Vec::with_capacity(
+        20 + json.len() + weights.len() + sections.values().map(Vec::len).sum::<usize>(),
+    );
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&VERSION.to_le_bytes());
+    bytes.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&json);
+    bytes.extend_from_slice(&weights);
+    for section in sections.values() {
+        bytes.extend_from_slice(section);
+    }
+    sealed::write(path, &bytes, key).map_err(|e| fail(e.to_string()))
 }
 
 /// Whether the file at `path` starts like a reid checkpoint.
@@ -97,20 +83,18 @@ pub fn is_checkpoint(path: &Path) -> bool {
         .is_ok_and(|()| &magic == MAGIC)
 }
 
-/// Reads the header of the checkpoint at `path`, its weights into a network on `device`, and
-/// its extra sections.
+/// Reads the header of the checkpoint at `path` (opened with `key` when sealed), its weights
+/// into a network on `device`, and its extra sections.
 pub fn load(
     path: &Path,
     device: &Device,
+    key: Option<&ModelKey>,
 ) -> Result<(CheckpointHeader, ReidNet, Sections), ModelError> {
     let fail = |message: String| ModelError::Checkpoint {
         path: path.to_owned(),
         message,
     };
-    if !path.is_file() {
-        return Err(ModelError::MissingFile(path.to_owned()));
-    }
-    let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let bytes = sealed::read(path, key)?;
     let (header, weights, sections) = split(&bytes).map_err(fail)?;
     let net = module_from_bytes(ReidNet::new(&header.net, device), weights)
         .map_err(|e| fail(format!("weights do not fit the network in the header: {e}")))?;

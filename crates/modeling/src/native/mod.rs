@@ -13,6 +13,7 @@ pub mod resnet;
 
 use crate::embedder::Embedder;
 use crate::error::ModelError;
+use crate::sealed::ModelKey;
 use burn::prelude::*;
 use net::{NetConfig, ReidNet};
 use reid_data::{Features, Preprocessor};
@@ -27,8 +28,8 @@ pub struct NativeModel {
 }
 
 impl NativeModel {
-    pub fn open(path: &Path, device: Device) -> Result<Self, ModelError> {
-        let (header, net, _) = checkpoint::load(path, &device)?;
+    pub fn open(path: &Path, device: Device, key: Option<&ModelKey>) -> Result<Self, ModelError> {
+        let (header, net, _) = checkpoint::load(path, &device, key)?;
         Ok(Self::from_net(path.to_owned(), net, header.net, device))
     }
 
