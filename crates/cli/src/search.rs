@@ -30,15 +30,8 @@ pub struct SearchArgs {
     /// Folder of camera frames.
     #[arg(long)]
     frames: PathBuf,
-    /// Person detector ONNX (`track.detector`).
-    #[arg(long)]
-    detector: Option<PathBuf>,
-    /// ReID model, ONNX or checkpoint (`track.model`).
-    #[arg(long)]
-    model: Option<PathBuf>,
-    /// Key of encrypted model files (or the spec's `encryption_key`).
-    #[arg(short = 'k', long = "key")]
-    key: Option<String>,
+    #[command(flatten)]
+    models: PipelineArgs,
     /// Spec overrides, `section.key=value`.
     overrides: Vec<String>,
 }
@@ -51,23 +44,32 @@ pub fn load_spec(spec: Option<&PathBuf>, overrides: &[String]) -> Result<Spec> {
     })
 }
 
+/// The models of `reid search` and `reid track`.
+#[derive(clap::Args, Debug)]
+pub struct PipelineArgs {
+    /// Person detector ONNX (`track.detector`).
+    #[arg(long)]
+    detector: Option<PathBuf>,
+    /// ReID model, ONNX or checkpoint (`track.model`).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Key of encrypted model files (or the spec's `encryption_key`).
+    #[arg(short = 'k', long = "key")]
+    key: Option<String>,
+}
+
 /// The detection + ReID pipeline from the flags and the spec's `track.*` keys.
-pub fn pipeline(
-    spec: &Spec,
-    detector: Option<&PathBuf>,
-    model: Option<&PathBuf>,
-    key: Option<&str>,
-) -> Result<Pipeline> {
+pub fn pipeline(spec: &Spec, args: &PipelineArgs) -> Result<Pipeline> {
     let t = &spec.track;
-    let Some(detector) = detector.or(t.detector.as_ref()) else {
+    let Some(detector) = args.detector.as_ref().or(t.detector.as_ref()) else {
         bail!("missing setting: give --detector or track.detector (a person detector ONNX)");
     };
-    let Some(model) = model.or(t.model.as_ref()) else {
+    let Some(model) = args.model.as_ref().or(t.model.as_ref()) else {
         bail!("missing setting: give --model or track.model (a ReID ONNX model or checkpoint)");
     };
     let detector = Detector::open(detector, spec.num_threads)
         .with_context(|| format!("cannot open the detector {}", detector.display()))?;
-    let key = model_key(key, spec)?;
+    let key = model_key(args.key.as_deref(), spec)?;
     let model = reid_modeling::open_model(model, spec.num_threads, spec.device, key.as_ref())
         .with_context(|| format!("cannot open the ReID model {}", model.display()))?;
     let pre = model
@@ -85,12 +87,7 @@ pub fn pipeline(
 
 pub fn run(args: &SearchArgs) -> Result<()> {
     let spec = load_spec(args.spec.as_ref(), &args.overrides)?;
-    let mut pipeline = pipeline(
-        &spec,
-        args.detector.as_ref(),
-        args.model.as_ref(),
-        args.key.as_deref(),
-    )?;
+    let mut pipeline = pipeline(&spec, &args.models)?;
     let frames = list_images(&args.frames)?;
     if frames.is_empty() {
         bail!("{} holds no images", args.frames.display());

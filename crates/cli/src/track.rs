@@ -1,7 +1,7 @@
 //! `reid track`: person detector → ReID → tracks across frames and cameras, on video files or
 //! image folders; writes tracks.jsonl, an annotated video per camera and summary.json.
 
-use crate::search::{load_spec, pipeline};
+use crate::search::{PipelineArgs, load_spec, pipeline};
 use anyhow::{Result, bail};
 use reid_evaluation::mot::{MotBox, MotMetrics, evaluate_mot, read_ignore_file, read_mot_file};
 use reid_track::run::{Camera, TrackOptions, TrackRecord};
@@ -25,15 +25,8 @@ pub struct TrackArgs {
     /// Output folder.
     #[arg(long, default_value = "results/track")]
     out: PathBuf,
-    /// Person detector ONNX (`track.detector`).
-    #[arg(long)]
-    detector: Option<PathBuf>,
-    /// ReID model, ONNX or checkpoint (`track.model`).
-    #[arg(long)]
-    model: Option<PathBuf>,
-    /// Key of encrypted model files (or the spec's `encryption_key`).
-    #[arg(short = 'k', long = "key")]
-    key: Option<String>,
+    #[command(flatten)]
+    models: PipelineArgs,
     /// Stop each camera after this many frames.
     #[arg(long = "max-frames")]
     max_frames: Option<usize>,
@@ -69,12 +62,7 @@ pub fn run(args: &TrackArgs) -> Result<()> {
     if args.videos.is_empty() && args.frames.is_empty() {
         bail!("give at least one --video FILE or --frames DIR");
     }
-    let mut pipeline = pipeline(
-        &spec,
-        args.detector.as_ref(),
-        args.model.as_ref(),
-        args.key.as_deref(),
-    )?;
+    let mut pipeline = pipeline(&spec, &args.models)?;
     let mut cameras = Vec::new();
     for v in &args.videos {
         let source = FrameSource::video(v)?;

@@ -176,6 +176,19 @@ fn service_rank1(server: &Server, queries: &[PathBuf], gallery: &[PathBuf]) -> f
     hits as f64 / valid as f64
 }
 
+/// The spec the CUHK03 service tests run.
+const CUHK03_SPEC: &str = "specs/cuhk03_omz0267.yaml";
+
+/// CUHK03's gallery and query images and `reid evaluate`'s rank-1 on them with
+/// [`CUHK03_SPEC`]; `None` (the test skips) without the shared data or the Python set-up.
+fn cuhk03() -> Option<(Vec<PathBuf>, Vec<PathBuf>, f64)> {
+    let (data, _) = (shared_data()?, python()?);
+    let set = data.join("cuhk03-market");
+    let gallery = list_images(&set.join("bounding_box_test")).unwrap();
+    let queries = list_images(&set.join("query")).unwrap();
+    Some((gallery, queries, evaluate_rank1(CUHK03_SPEC)))
+}
+
 /// Rank-1 by `reid evaluate -e spec`.
 fn evaluate_rank1(spec: &str) -> f64 {
     let results = tempfile::tempdir().unwrap();
@@ -193,17 +206,12 @@ fn evaluate_rank1(spec: &str) -> f64 {
 
 #[test]
 fn searching_the_enrolled_cuhk03_gallery_ranks_as_reid_evaluate() {
-    let (Some(data), Some(_)) = (shared_data(), python()) else {
+    let Some((gallery, queries, expected)) = cuhk03() else {
         return;
     };
-    let set = data.join("cuhk03-market");
-    let gallery = list_images(&set.join("bounding_box_test")).unwrap();
-    let queries = list_images(&set.join("query")).unwrap();
-    let spec = "specs/cuhk03_omz0267.yaml";
-    let expected = evaluate_rank1(spec);
 
     let store = tempfile::tempdir().unwrap();
-    let server = Server::start(spec, store.path(), &[]);
+    let server = Server::start(CUHK03_SPEC, store.path(), &[]);
     let ids = enrol_images(&server, &gallery);
     assert_eq!(ids.len(), gallery.len());
     assert_eq!(server.ok("GET", "/v1/stats", None)["count"], gallery.len());
@@ -252,18 +260,13 @@ fn the_milvus_gallery_serves_the_same_api_and_ranks_as_reid_evaluate() {
         );
         return;
     };
-    let (Some(data), Some(_)) = (shared_data(), python()) else {
+    let Some((gallery, queries, expected)) = cuhk03() else {
         return;
     };
-    let set = data.join("cuhk03-market");
-    let gallery = list_images(&set.join("bounding_box_test")).unwrap();
-    let queries = list_images(&set.join("query")).unwrap();
-    let spec = "specs/cuhk03_omz0267.yaml";
-    let expected = evaluate_rank1(spec);
     let collection = format!("reid_test_{}", std::process::id());
     let store = format!("milvus://{milvus}/{collection}");
 
-    let server = Server::start(spec, &store, &[]);
+    let server = Server::start(CUHK03_SPEC, &store, &[]);
     let ids = enrol_images(&server, &gallery);
     assert_eq!(ids.len(), gallery.len());
     wait_for_count(&server, gallery.len());
@@ -316,7 +319,7 @@ fn the_milvus_gallery_serves_the_same_api_and_ranks_as_reid_evaluate() {
     let probe = json!({"image_b64": b64(&queries[0]), "top_k": 10});
     let before = server.ok("POST", "/v1/search", Some(&probe));
     drop(server);
-    let server = Server::start(spec, &store, &[]);
+    let server = Server::start(CUHK03_SPEC, &store, &[]);
     wait_for_count(&server, gallery.len() - 1);
     assert_eq!(server.ok("POST", "/v1/search", Some(&probe)), before);
 
