@@ -1,8 +1,13 @@
-//! Person detection with ONNX models through ONNX Runtime. Supported: FastestDet-style graphs
-//! (input `[1, 3, H, W]` BGR in 0–1, output one `[1, 85, H/16, W/16]` grid: objectness, box
-//! offsets, 80 COCO class probabilities), decoded as the upstream runner does, then greedy
-//! class-agnostic NMS. Images go through the shared [`Preprocessor`] (stretch resize, no
-//! mean/std).
+//! Person detection with ONNX models through ONNX Runtime, told apart by their output:
+//! - FastestDet-style (input BGR in 0–1, output one `[1, 85, H/16, W/16]` grid: objectness, box
+//!   offsets, 80 COCO class probabilities), decoded as the upstream runner does;
+//! - YOLO-style with the boxes decoded in the graph (input RGB in 0–1): YOLOv5/v7 rows
+//!   `[1, N, 5 + C]` (centre x, y, width, height in input pixels, objectness, class scores) or
+//!   YOLOv8/v11 columns `[1, 4 + C, N]` (no objectness); class 0 is the person (COCO, or a
+//!   one-class person detector). A dynamic input size runs at 640×640.
+//!
+//! Then greedy class-agnostic NMS. Images go through the shared [`Preprocessor`] (stretch resize,
+//! no mean/std); boxes are scaled back to the frame.
 
 use crate::error::ModelError;
 use crate::onnx::{first_input, fixed_dim, session, shape_error};
@@ -20,6 +25,32 @@ const PERSON: usize = 0;
 const CHANNELS: usize = 85;
 /// Boxes overlapping a better one by more than this are dropped.
 pub const NMS_IOU: f32 = 0.45;
+/// Input side of YOLO-style graphs with a dynamic input size.
+const YOLO_DEFAULT_SIZE: u32 = 640;
+
+/// How a detector's output is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// `[1, 85, gh, gw]`.
+    FastestDet,
+    /// `[1, N, 5 + C]`: a row per box, with objectness.
+    YoloRows,
+    /// `[1, 4 + C, N]`: a column per box, no objectness.
+    YoloColumns,
+}
+
+impl Layout {
+    /// The layout of an output of shape `dims` (−1 for dynamic axes).
+    fn of(dims: &[i64]) -> Option<Self> {
+        match *dims {
+            [1, c, _, _] if c == CHANNELS as i64 => Some(Self::FastestDet),
+            // Boxes outnumber the values per box; a dynamic axis is the box axis.
+            [1, a, b] if b >= 6 && (a < 0 || a > b) => Some(Self::YoloRows),
+            [1, a, b] if a >= 5 && (b < 0 || b > a) => Some(Self::YoloColumns),
+            _ => None,
+        }
+    }
+}
 
 /// An axis-aligned box in image pixels, `x1,y1` top-left and `x2,y2` bottom-right.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -69,6 +100,7 @@ pub struct Detector {
     session: Session,
     input_name: String,
     output_name: String,
+    layout: Layout,
     pre: Preprocessor,
 }
 
@@ -78,12 +110,41 @@ impl Detector {
         let session = session(path, threads, None)?;
         let shape_err = |message: String| shape_error(path, message);
         let input = first_input(&session, path)?;
+        let output = session
+            .outputs()
+            .first()
+            .ok_or_else(|| shape_err("the graph has no output".into()))?;
+        let layout = match output.dtype() {
+            ValueType::Tensor {
+                ty: TensorElementType::Float32,
+                shape,
+                ..
+            } => Layout::of(shape),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            shape_err(format!(
+                "detector output `{}` is {}; supported: a FastestDet-style grid \
+                 [1, {CHANNELS}, H/16, W/16], YOLOv5-style rows [1, N, 5 + classes] or \
+                 YOLOv8-style columns [1, 4 + classes, N]",
+                output.name(),
+                output.dtype()
+            ))
+        })?;
         let size = match input.dtype() {
             ValueType::Tensor {
                 ty: TensorElementType::Float32,
                 shape,
                 ..
-            } if shape.len() == 4 && shape[1] == 3 => fixed_dim(shape[2]).zip(fixed_dim(shape[3])),
+            } if shape.len() == 4 && shape[1] == 3 => {
+                match (fixed_dim(shape[2]), fixed_dim(shape[3])) {
+                    (Some(h), Some(w)) => Some((h, w)),
+                    (None, None) if layout != Layout::FastestDet => {
+                        Some((YOLO_DEFAULT_SIZE, YOLO_DEFAULT_SIZE))
+                    }
+                    _ => None,
+                }
+            }
             _ => None,
         }
         .ok_or_else(|| {
@@ -93,30 +154,22 @@ impl Detector {
                 input.dtype()
             ))
         })?;
-        let output = session
-            .outputs()
-            .first()
-            .ok_or_else(|| shape_err("the graph has no output".into()))?;
-        let grid_ok = matches!(output.dtype(), ValueType::Tensor { ty: TensorElementType::Float32, shape, .. }
-            if shape.len() == 4 && shape[1] == CHANNELS as i64);
-        if !grid_ok {
-            return Err(shape_err(format!(
-                "detector output `{}` is {}; supported: a FastestDet-style grid [1, {CHANNELS}, H/16, W/16]",
-                output.name(),
-                output.dtype()
-            )));
-        }
+        let channel_order = match layout {
+            Layout::FastestDet => ChannelOrder::Bgr,
+            Layout::YoloRows | Layout::YoloColumns => ChannelOrder::Rgb,
+        };
         Ok(Self {
             path: path.to_owned(),
             input_name: input.name().to_owned(),
             output_name: output.name().to_owned(),
+            layout,
             session,
             pre: Preprocessor {
                 height: size.0,
                 width: size.1,
                 mean: [0.0; 3],
                 std: [1.0; 3],
-                channel_order: ChannelOrder::Bgr,
+                channel_order,
             },
         })
     }
@@ -145,18 +198,26 @@ impl Detector {
         let (dims, data) = outputs[self.output_name.as_str()]
             .try_extract_tensor::<f32>()
             .map_err(|e| run_err(e.to_string()))?;
-        let (gh, gw) = match dims[..] {
-            [1, c, h, w] if c == CHANNELS as i64 && h > 0 && w > 0 => (h as usize, w as usize),
-            _ => return Err(run_err(format!("output has shape {:?}", &dims[..]))),
+        let (w, h) = (img.width() as f32, img.height() as f32);
+        let bad_shape = || run_err(format!("output has shape {:?}", &dims[..]));
+        let found = match (self.layout, &dims[..]) {
+            (Layout::FastestDet, &[1, c, gh, gw]) if c == CHANNELS as i64 && gh > 0 && gw > 0 => {
+                decode_grid(data, gh as usize, gw as usize, w, h, min_score)
+            }
+            (Layout::YoloRows | Layout::YoloColumns, &[1, a, b]) if a > 0 && b > 0 => {
+                let rows = self.layout == Layout::YoloRows;
+                let (boxes, values) = if rows { (a, b) } else { (b, a) };
+                let scale = (w / self.pre.width as f32, h / self.pre.height as f32);
+                let yolo = Yolo {
+                    data,
+                    boxes: boxes as usize,
+                    values: values as usize,
+                    rows,
+                };
+                yolo.decode(scale, (w, h), min_score)
+            }
+            _ => return Err(bad_shape()),
         };
-        let found = decode_grid(
-            data,
-            gh,
-            gw,
-            img.width() as f32,
-            img.height() as f32,
-            min_score,
-        );
         Ok(nms(found, NMS_IOU))
     }
 }
@@ -201,6 +262,58 @@ fn decode_grid(
         });
     }
     out
+}
+
+/// A YOLO-style output: `boxes` boxes of `values` numbers (centre x, y, width, height in input
+/// pixels, then objectness when `rows`, then class scores), stored box-major when `rows`,
+/// value-major otherwise.
+struct Yolo<'a> {
+    data: &'a [f32],
+    boxes: usize,
+    values: usize,
+    rows: bool,
+}
+
+impl Yolo<'_> {
+    fn at(&self, b: usize, v: usize) -> f32 {
+        if self.rows {
+            self.data[b * self.values + v]
+        } else {
+            self.data[v * self.boxes + b]
+        }
+    }
+
+    /// Person boxes scoring at least `min_score`, scaled by `scale` into a `w × h` frame.
+    fn decode(&self, scale: (f32, f32), (w, h): (f32, f32), min_score: f32) -> Vec<Detection> {
+        let first_class = if self.rows { 5 } else { 4 };
+        if self.values <= first_class {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for b in 0..self.boxes {
+            let (class, prob) = (first_class..self.values)
+                .map(|v| (v - first_class, self.at(b, v)))
+                .max_by(|x, y| x.1.total_cmp(&y.1))
+                .expect("at least one class");
+            let objectness = if self.rows { self.at(b, 4) } else { 1.0 };
+            let score = objectness * prob;
+            if class != PERSON || score.is_nan() || score < min_score {
+                continue;
+            }
+            let (cx, cy) = (self.at(b, 0) * scale.0, self.at(b, 1) * scale.1);
+            let (bw, bh) = (self.at(b, 2) * scale.0, self.at(b, 3) * scale.1);
+            out.push(Detection {
+                bbox: BBox {
+                    x1: (cx - bw / 2.0).clamp(0.0, w),
+                    y1: (cy - bh / 2.0).clamp(0.0, h),
+                    x2: (cx + bw / 2.0).clamp(0.0, w),
+                    y2: (cy + bh / 2.0).clamp(0.0, h),
+                },
+                score,
+            });
+        }
+        out
+    }
 }
 
 /// Greedy non-maximum suppression: best first, dropping boxes with IoU > `iou` to a kept one.
@@ -291,5 +404,63 @@ mod tests {
         // Another class winning the cell, or a low score, yields nothing.
         set(&mut data, 6, 0.85);
         assert!(decode_grid(&data, gh, gw, 200.0, 100.0, 0.5).is_empty());
+    }
+
+    #[test]
+    fn yolo_rows_and_columns_decode_alike_and_layouts_are_told_apart() {
+        // Two boxes in a 640×640 input, 3 classes: a person (0) and a car (1).
+        let person = [320.0, 160.0, 64.0, 128.0];
+        let car = [100.0, 100.0, 50.0, 50.0];
+        let classes = |p: f32, c: f32| [p, c, 0.0];
+        // Rows (v5): x, y, w, h, objectness, classes.
+        let mut rows = Vec::new();
+        rows.extend(person);
+        rows.push(0.9);
+        rows.extend(classes(0.8, 0.1));
+        rows.extend(car);
+        rows.push(0.9);
+        rows.extend(classes(0.1, 0.95));
+        let v5 = Yolo {
+            data: &rows,
+            boxes: 2,
+            values: 8,
+            rows: true,
+        };
+        // Columns (v8): the same without objectness, value-major.
+        let boxes: [Vec<f32>; 2] = [
+            person.iter().copied().chain(classes(0.72, 0.1)).collect(),
+            car.iter().copied().chain(classes(0.1, 0.95)).collect(),
+        ];
+        let cols: Vec<f32> = (0..7).flat_map(|v| [boxes[0][v], boxes[1][v]]).collect();
+        let v8 = Yolo {
+            data: &cols,
+            boxes: 2,
+            values: 7,
+            rows: false,
+        };
+        // A 1280×720 frame: x scales by 2, y by 1.125.
+        for found in [
+            v5.decode((2.0, 1.125), (1280.0, 720.0), 0.5),
+            v8.decode((2.0, 1.125), (1280.0, 720.0), 0.5),
+        ] {
+            assert_eq!(found.len(), 1, "only the person");
+            assert!((found[0].score - 0.72).abs() < 1e-6);
+            assert_eq!(
+                found[0].bbox,
+                BBox {
+                    x1: 576.0,
+                    y1: 108.0,
+                    x2: 704.0,
+                    y2: 252.0
+                }
+            );
+        }
+        assert!(v5.decode((1.0, 1.0), (640.0, 640.0), 0.75).is_empty());
+        assert_eq!(Layout::of(&[1, 85, 22, 22]), Some(Layout::FastestDet));
+        assert_eq!(Layout::of(&[1, 25200, 85]), Some(Layout::YoloRows));
+        assert_eq!(Layout::of(&[1, 84, 8400]), Some(Layout::YoloColumns));
+        assert_eq!(Layout::of(&[1, 5, -1]), Some(Layout::YoloColumns));
+        assert_eq!(Layout::of(&[1, -1, 6]), Some(Layout::YoloRows));
+        assert_eq!(Layout::of(&[1, 512]), None);
     }
 }
