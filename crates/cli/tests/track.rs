@@ -1,13 +1,14 @@
 //! `reid track` on real video: the OpenCV sample vtest.avi (../shared/data/video) with FastestDet
 //! and OSNet-x0.25, scored with MOTA / IDF1 against hand-checked boxes of a stretch of it
-//! (assets/labels/vtest); and a truncated copy, which must stop at the damage and keep its output.
+//! (assets/labels/vtest); a mirrored copy as a second camera, whose people must get the global ids
+//! they got in the first; and a truncated copy, which must stop at the damage and keep its output.
 
 mod common;
 
 use common::{fails, ok, python, reid, repo, shared_data};
 use reid_evaluation::mot::{MotBox, evaluate_mot, read_ignore_file, read_mot_file};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 fn ffmpeg() -> bool {
@@ -98,6 +99,101 @@ fn tracks_on_vtest_score_against_the_hand_labelled_stretch() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), max_frames);
+}
+
+#[test]
+fn a_second_camera_showing_the_same_people_gives_them_the_same_global_ids() {
+    let Some(data) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (frames, width) = (60, 768.0);
+    let mirrored = dir.path().join("mirrored.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(data.join("video/vtest.avi"))
+        .args([
+            "-frames:v",
+            &frames.to_string(),
+            "-vf",
+            "hflip",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "12",
+        ])
+        .arg(&mirrored)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = dir.path().join("out");
+    ok(&reid(&[
+        "track",
+        "-e",
+        "specs/cuhk03_osnet.yaml",
+        "--video",
+        data.join("video/vtest.avi").to_str().unwrap(),
+        "--video",
+        mirrored.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--max-frames",
+        &frames.to_string(),
+    ]));
+    let rows = tracks(&out);
+    let boxes = |camera: &str| -> Vec<(u64, [f32; 4], u64, u64)> {
+        rows.iter()
+            .filter(|r| r["camera"] == camera)
+            .map(|r| {
+                let b: Vec<f32> = serde_json::from_value(r["box"].clone()).unwrap();
+                let id = r["global_id"].as_u64().unwrap();
+                let track = r["track_id"].as_u64().unwrap();
+                (
+                    r["frame"].as_u64().unwrap(),
+                    [b[0], b[1], b[2], b[3]],
+                    id,
+                    track,
+                )
+            })
+            .collect()
+    };
+    let (first, second) = (boxes("vtest"), boxes("mirrored"));
+    assert!(!first.is_empty() && !second.is_empty());
+    let iou = |a: [f32; 4], b: [f32; 4]| {
+        let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+        let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+        let area = |r: [f32; 4]| (r[2] - r[0]) * (r[3] - r[1]);
+        w * h / (area(a) + area(b) - w * h)
+    };
+    // For every mirrored track: the first camera's global ids of the boxes at the mirror
+    // positions (IoU ≥ 0.5). Tracking may switch people inside a camera (the detector sees the
+    // mirrored frames differently), so the check is per track: the id it was given is the one
+    // the first camera gave most of its people.
+    let mut votes: HashMap<u64, HashMap<u64, usize>> = HashMap::new();
+    for &(frame, b, _, track) in &second {
+        let back = [width - b[2], b[1], width - b[0], b[3]];
+        if let Some(&(_, _, original, _)) = first
+            .iter()
+            .filter(|(f, a, _, _)| *f == frame && iou(*a, back) >= 0.5)
+            .max_by(|x, y| iou(x.1, back).total_cmp(&iou(y.1, back)))
+        {
+            *votes.entry(track).or_default().entry(original).or_default() += 1;
+        }
+    }
+    let given: HashMap<u64, u64> = second.iter().map(|r| (r.3, r.2)).collect();
+    let (mut tracks_checked, mut right) = (0, 0);
+    for (track, counts) in &votes {
+        if counts.values().sum::<usize>() < 5 {
+            continue;
+        }
+        let most = counts.values().max().unwrap();
+        tracks_checked += 1;
+        right += usize::from(counts.get(&given[track]) == Some(most));
+    }
+    println!("{right} of {tracks_checked} mirrored tracks carry their first-camera global id");
+    assert!(tracks_checked >= 4, "{votes:?}");
+    assert!(
+        right * 5 >= tracks_checked * 4,
+        "{right} of {tracks_checked}: {votes:?}"
+    );
 }
 
 #[test]
