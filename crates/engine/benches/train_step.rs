@@ -3,8 +3,9 @@
 //! native network on Burn's `flex` CPU backend, on random P×K batches, one case per child
 //! process so each peak RSS is its own: ResNet50 (last stride 1, BNNeck) at 256×128 batch 32 —
 //! the reference — and MobileNetV2 at 256×128 b32 and 128×64 b64 (the CPU run). When
-//! `.venv/bin/python` has torch + torchvision, benches/torch_train_step.py measures the same
-//! cases in PyTorch on the same threads. Writes benches/results/train_step.json.
+//! the Python of `TORCH_PY` (default `.venv/bin/python`) has torch + torchvision,
+//! benches/torch_train_step.py measures the same cases in PyTorch on the same threads. Writes
+//! benches/results/train_step.json.
 
 use burn::prelude::*;
 use reid_config::Spec;
@@ -133,7 +134,9 @@ fn run_case(name: &str) -> Value {
 
 /// The same case in PyTorch, when the set-up's Python has it.
 fn torch_case(case: &Case) -> Value {
-    let python = repo().join(".venv/bin/python");
+    let python = std::env::var_os("TORCH_PY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv/bin/python"));
     let out = Command::new(&python)
         .arg(repo().join("benches/torch_train_step.py"))
         .args([
