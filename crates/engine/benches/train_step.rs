@@ -79,6 +79,11 @@ fn main() {
     let doc = json!({
         "what": "one training step: forward + CE (label smoothing 0.1) + batch-hard triplet + backward + Adam",
         "threads": THREADS,
+        "build": if cfg!(debug_assertions) {
+            "dev profile (dependencies at opt-level 3, debug assertions on)"
+        } else {
+            "release"
+        },
         "warmup_steps": WARMUP,
         "timed_steps": TIMED,
         "results": results,
