@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{fails, ok, python, reid, repo, shared_data};
+use common::{fails, ok, python, read_jsonl, reid, repo, shared_data};
 use reid_evaluation::mot::{MotBox, evaluate_mot, read_ignore_file, read_mot_file};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -29,11 +29,7 @@ fn setup() -> Option<PathBuf> {
 }
 
 fn tracks(out: &Path) -> Vec<Value> {
-    std::fs::read_to_string(out.join("tracks.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    read_jsonl(&out.join("tracks.jsonl"))
 }
 
 #[test]

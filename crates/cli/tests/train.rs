@@ -12,11 +12,7 @@ use std::time::{Duration, Instant};
 const SPEC: &str = "specs/train_sample.yaml";
 
 fn statuses(results: &Path) -> Vec<Value> {
-    std::fs::read_to_string(results.join("train/status.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    read_jsonl(&results.join("train/status.jsonl"))
 }
 
 fn train(results: &Path, overrides: &[&str]) -> std::process::Output {

@@ -54,6 +54,15 @@ pub fn fails(out: &Output) -> String {
     stderr
 }
 
+/// One JSON value per line (status.jsonl, tracks.jsonl).
+pub fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 pub fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
