@@ -1,6 +1,6 @@
 """PyTorch side of `cargo bench -p reid-engine --bench train_step`: one training step
-(forward + label-smoothed CE + batch-hard triplet + backward + Adam) of torchvision's ResNet50 or
-MobileNetV2 with the BoT head (last stride 1, BNNeck), on CPU with N threads. Prints JSON.
+(forward + label-smoothed CE + batch-hard triplet + backward + Adam) of torchvision's ResNet50,
+MobileNetV2 or Swin-T with the BoT head (last stride 1, BNNeck), on CPU with N threads. Prints JSON.
 
 usage: torch_train_step.py BACKBONE HEIGHT WIDTH BATCH [--threads=2] [--warmup=1] [--timed=3]
 Needs torch and torchvision (pip install torch torchvision); exits 2 with a message without them.
@@ -29,6 +29,10 @@ def backbone(name):
         # last stride 1: the stride-2 block of the 160-channel stage.
         m.features[14].conv[1][0].stride = (1, 1)
         return m.features, 1280
+    if name == "swin_tiny_patch4_window7_224":
+        # torchvision's Swin-T (windows padded like reid's); NHWC features → NCHW map.
+        m = torchvision.models.swin_t()
+        return torch.nn.Sequential(m.features, m.norm, m.permute), 768
     sys.exit(f"unknown backbone {name}")
 
 

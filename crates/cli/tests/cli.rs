@@ -391,3 +391,16 @@ fn native_checkpoints_run_through_inference_and_evaluate() {
         .fold(0.0, f32::max);
     assert!(max_diff < 1e-4, "max |reid − numpy| = {max_diff}");
 }
+
+#[test]
+fn every_committed_spec_loads() {
+    let mut n = 0;
+    for e in std::fs::read_dir(repo().join("specs")).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "yaml") {
+            reid_config::Spec::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 6, "{n} specs");
+}

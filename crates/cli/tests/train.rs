@@ -153,6 +153,75 @@ fn bad_training_settings_are_clear_errors() {
     assert!(!dir.path().join("train/model_epoch_001.ckpt").exists());
 }
 
+/// Swin-T with TAO ReIdentificationNet Transformer's recipe (SGD, soft-margin triplet, cosine
+/// warm-up, no label smoothing) trains on the sample (at 64×32 to keep it short), and its
+/// checkpoint exports exactly: the backward pass through shifted windows, the checkpoint and
+/// the ONNX lowering all hold.
+#[test]
+fn a_swin_transformer_trains_with_the_tao_recipe_and_exports_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&train(
+        dir.path(),
+        &[
+            "model.backbone=swin_tiny_patch4_window7_224",
+            "model.feat_dim=256",
+            "model.no_margin=true",
+            "model.label_smooth=false",
+            "model.stride_size=[16,16]",
+            "model.pretrain_hw_ratio=2",
+            "train.num_epochs=2",
+            "train.optim.name=SGD",
+            "train.optim.base_lr=0.0008",
+            "train.optim.warmup_method=cosine",
+            "train.optim.warmup_epochs=1",
+        ],
+    ));
+    let lines = statuses(dir.path());
+    assert_eq!(lines.len(), 2);
+    for l in &lines {
+        assert!(l["loss"].as_f64().unwrap().is_finite(), "{l}");
+        assert!(l["rank1"].as_f64().is_some(), "{l}");
+    }
+    // TAO's cosine schedule: warm-up from 0.01·base, then halfway down the cosine at epoch 2.
+    assert!(
+        (lines[0]["lr"].as_f64().unwrap() - 8e-6).abs() < 1e-11,
+        "{}",
+        lines[0]
+    );
+    let halfway = 8e-4 * (0.002 + 0.5 * 0.998);
+    assert!(
+        (lines[1]["lr"].as_f64().unwrap() - halfway).abs() < 1e-9,
+        "{}",
+        lines[1]
+    );
+    let ckpt = format!(
+        "export.checkpoint={}",
+        dir.path().join("train/model_epoch_002.ckpt").display()
+    );
+    let export = |extra: &[&str]| {
+        let mut args = vec![
+            "export",
+            "-e",
+            SPEC,
+            "-r",
+            dir.path().to_str().unwrap(),
+            &ckpt,
+        ];
+        args.extend_from_slice(extra);
+        reid(&args)
+    };
+    let out = ok(&export(&[]));
+    assert!(out.contains("max |ONNX Runtime − Burn|"), "{out}");
+    let report = read_json(&dir.path().join("export/export_report.json"));
+    assert!(report["max_abs_diff"].as_f64().unwrap() <= 1e-4, "{report}");
+    assert_eq!(report["feat_dim"], 256);
+    let err = fails(&export(&[
+        "export.data_type=int8",
+        "export.cal_image_dir=assets/sample/cuhk03-mini/query",
+    ]));
+    assert!(err.contains("export Swin models as fp32 or fp16"), "{err}");
+}
+
 #[test]
 fn an_exported_checkpoint_evaluates_like_the_checkpoint_without_spec_keys() {
     let dir = tempfile::tempdir().unwrap();

@@ -70,6 +70,15 @@ pub fn int(name: &str, value: i64) -> AttributeProto {
     }
 }
 
+pub fn float(name: &str, value: f32) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        f: value,
+        r#type: attribute_type::FLOAT,
+        ..Default::default()
+    }
+}
+
 pub fn ints(name: &str, values: &[i64]) -> AttributeProto {
     AttributeProto {
         name: name.into(),
@@ -242,6 +251,19 @@ impl GraphBuilder {
             .collect();
         let stored = self.initializer(&format!("{hint}_fp16"), data_type::FLOAT16, dims, raw);
         self.node("Cast", &[&stored], vec![int("to", data_type::FLOAT.into())])
+    }
+
+    /// Whether the graph computes in float only (no quantisation points are taken).
+    pub fn is_float(&self) -> bool {
+        matches!(self.precision, Precision::Float(_))
+    }
+
+    /// An int64 constant of shape `[values.len()]` (shapes, pads, slice bounds), or a scalar
+    /// when `scalar`.
+    pub fn int64s(&mut self, hint: &str, values: &[i64], scalar: bool) -> String {
+        let dims: &[usize] = if scalar { &[] } else { &[values.len()] };
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializer(hint, data_type::INT64, dims, raw)
     }
 
     /// A scalar fp32 constant (never stored as fp16).

@@ -159,7 +159,8 @@ fn build(
     metadata: Vec<(String, String)>,
 ) -> Result<(ModelProto, Vec<String>), ExportError> {
     let mut g = GraphBuilder::new(precision);
-    let embedding = lower::embedding(&mut g, net, cfg.neck_feat, "input")?;
+    let hw = (cfg.input_height as usize, cfg.input_width as usize);
+    let embedding = lower::embedding(&mut g, net, cfg.neck_feat, "input", hw)?;
     let points = g.points().to_vec();
     let model = g.finish(
         "input",

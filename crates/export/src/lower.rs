@@ -2,12 +2,14 @@
 //! folded in (`W·s`, `β − μ·s` with `s = γ/√(σ² + ε)`), ReLU / ReLU6 as marked activations
 //! (nodes in float graphs, quantiser clamps in INT8 ones), ResNet's max-pool and residual adds,
 //! and the BNNeck head (kept in float) as global average pooling, the optional reduction
-//! `MatMul` and the neck's BatchNorm as a per-channel multiply-add.
+//! `MatMul` and the neck's BatchNorm as a per-channel multiply-add. Swin lives in [`swin`].
+
+mod swin;
 
 use crate::ExportError;
 use crate::graph::{Act, GraphBuilder, int, ints};
 use burn::nn::conv::Conv2d;
-use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::nn::{BatchNorm, Linear, PaddingConfig2d};
 use burn::prelude::*;
 use reid_config::NeckFeat;
 use reid_modeling::native::backbone::Backbone;
@@ -16,7 +18,7 @@ use reid_modeling::native::mobilenet_v2::MobileNetV2;
 use reid_modeling::native::net::ReidNet;
 use reid_modeling::native::resnet::ResNet;
 
-fn values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, ExportError> {
+pub(crate) fn values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, ExportError> {
     t.into_data()
         .try_into_vec::<f32>()
         .map_err(|e| ExportError::Graph(format!("reading weights: {e:?}")))
@@ -141,6 +143,25 @@ fn resnet(g: &mut GraphBuilder, r: &ResNet, x: &str) -> Result<String, ExportErr
     Ok(x)
 }
 
+/// A Burn linear layer (weight `[in, out]`) on the last axis of `x`: `MatMul` (+ `Add`).
+pub(crate) fn linear(
+    g: &mut GraphBuilder,
+    l: &Linear,
+    x: &str,
+    hint: &str,
+) -> Result<String, ExportError> {
+    let w = l.weight.val();
+    let w = g.weight(&format!("{hint}_w"), &w.dims(), &values(w)?);
+    let y = g.node("MatMul", &[x, &w], Vec::new());
+    Ok(match &l.bias {
+        Some(b) => {
+            let b = g.weight(&format!("{hint}_b"), &b.val().dims(), &values(b.val())?);
+            g.node("Add", &[&y, &b], Vec::new())
+        }
+        None => y,
+    })
+}
+
 fn head(
     g: &mut GraphBuilder,
     h: &BnNeckHead,
@@ -150,16 +171,7 @@ fn head(
     let pooled = g.node("GlobalAveragePool", &[fmap], Vec::new());
     let mut x = g.node("Flatten", &[&pooled], vec![int("axis", 1)]);
     if let Some(r) = &h.reduction {
-        let w = g.weight(
-            "reduction_w",
-            &r.weight.val().dims(),
-            &values(r.weight.val())?,
-        );
-        x = g.node("MatMul", &[&x, &w], Vec::new());
-        if let Some(b) = &r.bias {
-            let b = g.weight("reduction_b", &b.val().dims(), &values(b.val())?);
-            x = g.node("Add", &[&x, &b], Vec::new());
-        }
+        x = linear(g, r, &x, "reduction")?;
     }
     if let (NeckFeat::After, Some(bn)) = (neck_feat, &h.bnneck) {
         let (scale, shift) = bn_affine(bn)?;
@@ -171,17 +183,20 @@ fn head(
     Ok(x)
 }
 
-/// Lowers `net`'s test-time embedding of the graph value `input`; returns the embedding's name.
+/// Lowers `net`'s test-time embedding of the graph value `input` (NCHW, spatial size
+/// `input_hw`); returns the embedding's name.
 pub fn embedding(
     g: &mut GraphBuilder,
     net: &ReidNet,
     neck_feat: NeckFeat,
     input: &str,
+    input_hw: (usize, usize),
 ) -> Result<String, ExportError> {
     let x = g.activation(input, Act::Linear);
     let fmap = match &net.backbone {
         Backbone::MobileNetV2(m) => mobilenet_v2(g, m, &x)?,
         Backbone::ResNet(r) => resnet(g, r, &x)?,
+        Backbone::Swin(s) => swin::swin(g, s, &x, input_hw)?,
     };
     head(g, &net.head, &fmap, neck_feat)
 }

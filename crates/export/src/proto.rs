@@ -68,6 +68,7 @@ pub struct NodeProto {
 
 /// `AttributeProto.AttributeType` values used here.
 pub mod attribute_type {
+    pub const FLOAT: i32 = 1;
     pub const INT: i32 = 2;
     pub const INTS: i32 = 7;
 }
@@ -76,6 +77,8 @@ pub mod attribute_type {
 pub struct AttributeProto {
     #[prost(string, tag = "1")]
     pub name: String,
+    #[prost(float, tag = "2")]
+    pub f: f32,
     #[prost(int64, tag = "3")]
     pub i: i64,
     #[prost(int64, repeated, tag = "8")]
@@ -90,6 +93,7 @@ pub mod data_type {
     pub const UINT8: i32 = 2;
     pub const INT8: i32 = 3;
     pub const INT32: i32 = 6;
+    pub const INT64: i32 = 7;
     pub const FLOAT16: i32 = 10;
 }
 

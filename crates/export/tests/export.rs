@@ -87,6 +87,10 @@ fn every_architecture_exports_exactly_with_a_dynamic_batch() {
             "resnet_50",
             "feat_dim: 2048, neck_feat: before, last_stride: 2",
         ),
+        (
+            "swin_tiny_patch4_window7_224",
+            "feat_dim: 256, neck_feat: after",
+        ),
     ] {
         let (ckpt, cfg) = checkpoint(dir.path(), backbone, extra);
         let onnx = dir.path().join(format!("{backbone}.onnx"));

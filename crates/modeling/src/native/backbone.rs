@@ -1,9 +1,11 @@
 //! The backbones reid builds natively, chosen by `model.backbone` (TAO names): MobileNetV2 for
-//! CPU training and the ResNet family of TAO / BoT; each maps torchvision's parameter names so
-//! ImageNet weights load.
+//! CPU training, the ResNet family of TAO / BoT and the Swin Transformers of TAO
+//! ReIdentificationNet Transformer; each maps its reference implementation's parameter names so
+//! pretrained weights load.
 
 use super::mobilenet_v2::{self, MobileNetV2};
 use super::resnet::{self, ResNet};
+use super::swin::{self, Swin};
 use burn::prelude::*;
 
 /// Backbone names reid can build.
@@ -13,6 +15,9 @@ pub const BACKBONES: &[&str] = &[
     "resnet_34",
     "resnet_50",
     "resnet_101",
+    "swin_tiny_patch4_window7_224",
+    "swin_small_patch4_window7_224",
+    "swin_base_patch4_window7_224",
 ];
 
 /// One per network and never moved in hot code, so the variants' size difference is harmless.
@@ -21,13 +26,17 @@ pub const BACKBONES: &[&str] = &[
 pub enum Backbone {
     MobileNetV2(MobileNetV2),
     ResNet(ResNet),
+    Swin(Swin),
 }
 
 impl Backbone {
-    /// The backbone called `name` (one of [`BACKBONES`]).
+    /// The backbone called `name` (one of [`BACKBONES`]); Swin has no `last_stride`.
     pub fn new(name: &str, last_stride: usize, device: &Device) -> Option<Self> {
         if name == "mobilenet_v2" {
             return Some(Self::MobileNetV2(MobileNetV2::new(last_stride, device)));
+        }
+        if let Some(size) = swin::size(name) {
+            return Some(Self::Swin(Swin::new(size, device)));
         }
         let (blocks, bottleneck) = resnet::depth(name)?;
         Some(Self::ResNet(ResNet::new(
@@ -43,6 +52,9 @@ impl Backbone {
         if name == "mobilenet_v2" {
             return Some(mobilenet_v2::CHANNELS);
         }
+        if let Some(size) = swin::size(name) {
+            return Some(size.channels());
+        }
         resnet::depth(name).map(|(_, bottleneck)| ResNet::channels(bottleneck))
     }
 
@@ -50,14 +62,17 @@ impl Backbone {
         match self {
             Self::MobileNetV2(m) => m.forward(x),
             Self::ResNet(m) => m.forward(x),
+            Self::Swin(m) => m.forward(x),
         }
     }
 
-    /// The path inside this backbone of a torchvision parameter name, if it has one.
+    /// The path inside this backbone of a parameter name of the reference implementation
+    /// (torchvision; the original Swin), if it has one.
     pub fn torchvision_key(&self, name: &str) -> Option<String> {
         match self {
             Self::MobileNetV2(_) => mobilenet_v2::torchvision_key(name),
             Self::ResNet(_) => resnet::torchvision_key(name),
+            Self::Swin(_) => swin::torchvision_key(name),
         }
     }
 }

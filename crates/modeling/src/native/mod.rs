@@ -10,6 +10,7 @@ pub mod mobilenet_v2;
 pub mod net;
 pub mod pretrained;
 pub mod resnet;
+pub mod swin;
 
 use crate::embedder::Embedder;
 use crate::error::ModelError;

@@ -62,6 +62,7 @@ pub fn load_backbone(net: &mut ReidNet, path: &Path) -> Result<PretrainedReport,
     let result = match &mut net.backbone {
         Backbone::MobileNetV2(m) => m.apply(renamed, None, adapter(), false),
         Backbone::ResNet(m) => m.apply(renamed, None, adapter(), false),
+        Backbone::Swin(m) => m.apply(renamed, None, adapter(), false),
     };
     if !result.errors.is_empty() {
         return Err(fail(format!("tensors do not fit: {:?}", result.errors)));
