@@ -90,6 +90,17 @@ pub fn run(args: &CommonArgs) -> Result<()> {
         report.max_abs_diff,
         report.min_cosine
     );
+    if let Some(cal) = &report.calibration {
+        println!(
+            "  INT8: {} activations calibrated ({:?}, {} images); {} convolution(s) hostile to \
+             quantisation, {} activation(s) at the start kept in float",
+            cal.activations,
+            cal.method,
+            cal.images,
+            cal.hostile_convolutions,
+            cal.float_activations
+        );
+    }
     let mut report_json = serde_json::to_value(&report)?;
     if let (WeightType::Int8, Some(set)) = (weights, evaluate::evaluation_set(&exp)) {
         println!(

@@ -6,7 +6,7 @@
 //! at TAO's 384×128 (batch 16). When
 //! the Python of `TORCH_PY` (default `.venv/bin/python`) has torch + torchvision,
 //! benches/torch_train_step.py measures the same cases in PyTorch on the same threads. Writes
-//! benches/results/train_step.json.
+//! benches/results/train_step.json (cases not run keep their last results).
 
 use burn::prelude::*;
 use reid_config::Spec;
@@ -84,6 +84,18 @@ fn main() {
         }));
     }
     let file = repo().join("benches/results/train_step.json");
+    // Cases not run this time keep their last results.
+    let previous: Vec<Value> = std::fs::read(&file)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|d| d["results"].as_array().cloned())
+        .unwrap_or_default();
+    for old in previous.into_iter().rev() {
+        if !results.iter().any(|r| r["case"] == old["case"]) {
+            results.insert(0, old);
+        }
+    }
+    results.sort_by_key(|r| CASES.iter().position(|c| r["case"] == c.0));
     let doc = json!({
         "what": "one training step: forward + CE (label smoothing 0.1) + batch-hard triplet + backward + Adam",
         "threads": THREADS,

@@ -3,7 +3,8 @@
 //! and entropy calibration a second pass histograms |x| over `[0, max |x|]` and picks the clipping
 //! threshold from it (the 99.99th percentile, or the threshold whose 128-level quantised
 //! distribution has the least KL divergence from the observed one, as TensorRT's entropy
-//! calibrator does). The range is then `[max(min, −T), min(max, T)]`.
+//! calibrator does). The range is then `[max(min, −T), min(max, T)]`. The first pass also keeps
+//! each activation's mean |x|, by which the graph builder judges how much a convolution cancels.
 
 pub use reid_config::CalibrationMethod;
 
@@ -16,17 +17,20 @@ const PERCENTILE: f64 = 0.9999;
 /// Largest share of |x| entropy calibration may clip.
 const ENTROPY_MAX_CLIPPED: f64 = 0.01;
 
-/// The range an activation is quantised over.
+/// The range an activation is quantised over, and its mean |x|.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Range {
     pub lo: f32,
     pub hi: f32,
+    pub mean_abs: f32,
 }
 
 /// Statistics of every activation across the calibration batches.
 pub struct Calibrator {
     method: CalibrationMethod,
     ranges: Vec<Range>,
+    /// Σ|x| and the count of values, per activation.
+    abs_sums: Vec<(f64, u64)>,
     hists: Vec<Vec<f64>>,
 }
 
@@ -38,9 +42,11 @@ impl Calibrator {
                 Range {
                     lo: f32::INFINITY,
                     hi: f32::NEG_INFINITY,
+                    mean_abs: 0.0,
                 };
                 points
             ],
+            abs_sums: vec![(0.0, 0); points],
             hists: Vec::new(),
         }
     }
@@ -53,10 +59,14 @@ impl Calibrator {
     /// Pass 1: widens activation `point`'s range to cover `values`.
     pub fn observe_range(&mut self, point: usize, values: &[f32]) {
         let r = &mut self.ranges[point];
+        let (sum, count) = &mut self.abs_sums[point];
         for &v in values.iter().filter(|v| v.is_finite()) {
             r.lo = r.lo.min(v);
             r.hi = r.hi.max(v);
+            *sum += f64::from(v.abs());
+            *count += 1;
         }
+        r.mean_abs = (*sum / (*count).max(1) as f64) as f32;
     }
 
     fn abs_max(&self, point: usize) -> f32 {
@@ -82,7 +92,11 @@ impl Calibrator {
             .map(|point| {
                 let r = self.ranges[point];
                 if r.lo > r.hi {
-                    return Range { lo: 0.0, hi: 0.0 };
+                    return Range {
+                        lo: 0.0,
+                        hi: 0.0,
+                        mean_abs: 0.0,
+                    };
                 }
                 let Some(hist) = self.hists.get(point) else {
                     return r;
@@ -96,6 +110,7 @@ impl Calibrator {
                 Range {
                     lo: r.lo.max(-t),
                     hi: r.hi.min(t),
+                    ..r
                 }
             })
             .collect()
@@ -187,13 +202,11 @@ mod tests {
     #[test]
     fn minmax_keeps_outliers_while_percentile_and_entropy_clip_them() {
         let v = with_outliers();
-        assert_eq!(
-            calibrated(CalibrationMethod::Minmax, &v),
-            Range {
-                lo: -50.0,
-                hi: 50.0
-            }
-        );
+        let r = calibrated(CalibrationMethod::Minmax, &v);
+        assert_eq!((r.lo, r.hi), (-50.0, 50.0));
+        // Mean |x| of the uniform part (0.5) with the outliers' share (149 / 100,003) on top.
+        let expected = (0.5 * 100_000.0 + 149.0) / 100_003.0;
+        assert!((r.mean_abs - expected).abs() < 1e-3, "{r:?}");
         // Entropy's resolution is 128 of 2,048 bins of the full range: 3.125 here.
         for (method, most) in [
             (CalibrationMethod::Percentile, 1.1),
@@ -221,6 +234,13 @@ mod tests {
             assert!(r.hi <= 5.5 && r.hi > 4.0, "{method:?}: {r:?}");
         }
         let c = Calibrator::new(CalibrationMethod::Entropy, 2);
-        assert_eq!(c.ranges()[1], Range { lo: 0.0, hi: 0.0 });
+        assert_eq!(
+            c.ranges()[1],
+            Range {
+                lo: 0.0,
+                hi: 0.0,
+                mean_abs: 0.0
+            }
+        );
     }
 }

@@ -2,10 +2,15 @@
 //! fp16 (then cast back to fp32 at load, so inference still computes in fp32), attributes, and
 //! the final model with a dynamic or fixed batch and its metadata. For INT8 the builder writes
 //! QDQ: every activation that the lowering marks ([`GraphBuilder::activation`]) becomes
-//! `QuantizeLinear → DequantizeLinear` (uint8, from its calibrated range; a ReLU or ReLU6 before
-//! it is the quantiser's clamp), and convolution weights become per-channel int8 with int32
-//! biases, the pattern ONNX Runtime fuses into integer kernels. A calibration build is the fp32
-//! graph with those activations as extra outputs.
+//! `QuantizeLinear → DequantizeLinear` (uint8 over 7 bits, from its calibrated range; a ReLU or
+//! ReLU6 before it is the quantiser's clamp), and convolution weights become per-channel int8
+//! (±127) with int32 biases, the pattern ONNX Runtime fuses into integer kernels. 7-bit
+//! activations × 8-bit weights keep ONNX Runtime's AVX2 u8×s8 kernels (pairwise products summed
+//! in int16) from saturating on CPUs without VNNI. Convolutions that cancel large terms down to a
+//! small output (typically BatchNorm folds of tiny variances) lose their output to rounding, so
+//! the builder measures each one ([`HOSTILE_RATIO`]) and the network's start up to the last such
+//! convolution can be kept in float ([`Precision::Int8`]'s `float_points`). A calibration build
+//! is the fp32 graph with the quantisation points as extra outputs.
 
 use crate::calibrate::Range;
 use crate::proto::{
@@ -33,8 +38,12 @@ pub enum Precision {
     Float(WeightType),
     /// fp32 with every quantisation point as an extra output, to calibrate on.
     Calibration,
-    /// QDQ INT8 with the calibrated range of each quantisation point, in order.
-    Int8(Vec<Range>),
+    /// QDQ INT8 with the calibrated range of each quantisation point, in order; the first
+    /// `float_points` points (and the convolutions reading them) stay in float.
+    Int8 {
+        ranges: Vec<Range>,
+        float_points: usize,
+    },
 }
 
 /// The clamp an activation applies before it is used (and quantised).
@@ -45,9 +54,16 @@ pub enum Act {
     Relu6,
 }
 
-/// Largest magnitude of an int8 weight: 7 bits, so that ONNX Runtime's AVX2 u8×s8 kernels
-/// (pairwise products summed into int16) cannot saturate on machines without VNNI.
-const WEIGHT_QMAX: f32 = 63.0;
+/// Largest magnitude of an int8 weight.
+const WEIGHT_QMAX: f32 = 127.0;
+/// Largest quantised activation: 7 bits, so that ONNX Runtime's AVX2 u8×s8 kernels (pairwise
+/// products summed into int16) cannot saturate on machines without VNNI.
+const ACTIVATION_QMAX: f32 = 127.0;
+/// A convolution is hostile to quantisation when, for some output channel,
+/// `(Σ|w|·mean|x| + |b|) / mean|y|` exceeds this: its terms are that many times its output, so
+/// rounding them leaves little of it (means over the calibration images; measured on a trained
+/// MobileNetV2: the two convolutions that broke INT8 at 103 and 4,240, every other one below 63).
+pub const HOSTILE_RATIO: f32 = 100.0;
 
 /// A graph under construction.
 pub struct GraphBuilder {
@@ -59,6 +75,10 @@ pub struct GraphBuilder {
     points: Vec<String>,
     /// Dequantised values (QDQ outputs) and the scale and zero point they were quantised with.
     quantized: std::collections::HashMap<String, (f32, u8)>,
+    /// INT8: the calibrated range of every marked activation, by the name used downstream.
+    ranges: std::collections::HashMap<String, Range>,
+    /// INT8: for every hostile convolution, the index of its output's quantisation point.
+    hostile: Vec<usize>,
 }
 
 pub fn int(name: &str, value: i64) -> AttributeProto {
@@ -97,7 +117,20 @@ impl GraphBuilder {
             next: 0,
             points: Vec::new(),
             quantized: Default::default(),
+            ranges: Default::default(),
+            hostile: Vec::new(),
         }
+    }
+
+    /// INT8: how many convolutions were judged hostile to quantisation.
+    pub fn hostile(&self) -> usize {
+        self.hostile.len()
+    }
+
+    /// INT8: how many quantisation points must stay in float so that no hostile convolution
+    /// (nor anything before it, whose error it would amplify) is quantised; 0 when none is.
+    pub fn float_points_needed(&self) -> usize {
+        self.hostile.iter().max().map_or(0, |&i| i + 1)
     }
 
     /// The values marked for quantisation so far, in order (the extra outputs of a
@@ -121,11 +154,14 @@ impl GraphBuilder {
     /// quantiser's range in INT8 ones); returns the value to use downstream.
     pub fn activation(&mut self, x: &str, act: Act) -> String {
         let index = self.points.len();
-        let range = match &self.precision {
-            Precision::Int8(ranges) => Some(ranges[index]),
-            _ => None,
+        let (range, quantize) = match &self.precision {
+            Precision::Int8 {
+                ranges,
+                float_points,
+            } => (Some(ranges[index]), index >= *float_points),
+            _ => (None, false),
         };
-        let Some(range) = range else {
+        if !quantize {
             let y = match act {
                 Act::Linear if matches!(self.precision, Precision::Calibration) => {
                     self.node("Identity", &[x], Vec::new())
@@ -138,8 +174,12 @@ impl GraphBuilder {
                 }
             };
             self.points.push(y.clone());
+            if let Some(range) = range {
+                self.ranges.insert(y.clone(), range);
+            }
             return y;
-        };
+        }
+        let range = range.expect("INT8 builds have ranges");
         self.points.push(x.to_owned());
         let (lo, hi) = match act {
             Act::Linear => (range.lo, range.hi),
@@ -147,18 +187,24 @@ impl GraphBuilder {
             Act::Relu6 => (0.0, range.hi.min(6.0)),
         };
         let (lo, hi) = (lo.min(0.0), hi.max(0.0));
-        let scale = ((hi - lo) / 255.0).max(1e-8);
-        let zero_point = (-lo / scale).round().clamp(0.0, 255.0) as u8;
-        self.quantize(x, scale, zero_point)
+        let scale = ((hi - lo) / ACTIVATION_QMAX).max(1e-8);
+        let zero_point = (-lo / scale).round().clamp(0.0, ACTIVATION_QMAX) as u8;
+        let y = self.quantize(x, scale, zero_point);
+        self.ranges.insert(y.clone(), Range { lo, hi, ..range });
+        y
     }
 
     /// `x` quantised like the quantised value `like` (same scale and zero point: a max-pool
-    /// passes its input's quantisation on). Float graphs: `x`.
+    /// passes its input's quantisation on; a max-pool's range is its input's). Float graphs: `x`.
     pub fn quantize_like(&mut self, x: &str, like: &str) -> String {
-        match self.quantized.get(like) {
+        let y = match self.quantized.get(like) {
             Some(&(scale, zero_point)) => self.quantize(x, scale, zero_point),
             None => x.to_owned(),
+        };
+        if let Some(&range) = self.ranges.get(like) {
+            self.ranges.insert(y.clone(), range);
         }
+        y
     }
 
     fn quantize(&mut self, x: &str, scale: f32, zero_point: u8) -> String {
@@ -177,7 +223,9 @@ impl GraphBuilder {
 
     /// A convolution's weight `[out, …]` and bias `[out]` for the input value `x`: per-channel
     /// int8 weights and int32 biases (scale = input scale × weight scale) when `x` is quantised,
-    /// else float weights. Returns the names of the fp32 (dequantised) values.
+    /// else float weights. Returns the names of the fp32 (dequantised) values. In INT8 builds it
+    /// also judges the convolution hostile or not ([`HOSTILE_RATIO`]); its output must be the
+    /// next marked activation.
     pub fn conv_params(
         &mut self,
         x: &str,
@@ -185,6 +233,24 @@ impl GraphBuilder {
         weight: &[f32],
         bias: &[f32],
     ) -> (String, String) {
+        if let Precision::Int8 { ranges, .. } = &self.precision {
+            let output = self.points.len();
+            let (input, out) = (self.ranges.get(x), ranges.get(output));
+            if let (Some(input), Some(out)) = (input, out) {
+                let (x_mean, y_mean) = (input.mean_abs, out.mean_abs.max(1e-6));
+                let per_out = weight.len() / dims[0];
+                let worst = weight
+                    .chunks_exact(per_out)
+                    .zip(bias)
+                    .map(|(w, b)| {
+                        (w.iter().map(|v| v.abs()).sum::<f32>() * x_mean + b.abs()) / y_mean
+                    })
+                    .fold(0.0f32, f32::max);
+                if worst > HOSTILE_RATIO {
+                    self.hostile.push(output);
+                }
+            }
+        }
         let Some(&(x_scale, _)) = self.quantized.get(x) else {
             return (
                 self.weight("conv_w", dims, weight),

@@ -89,6 +89,10 @@ pub struct CalibrationReport {
     pub images: usize,
     pub activations: usize,
     pub seconds: f64,
+    /// Convolutions hostile to quantisation (see `HOSTILE_RATIO`).
+    pub hostile_convolutions: usize,
+    /// Activations at the network's start kept in float (up to the last hostile convolution).
+    pub float_activations: usize,
 }
 
 /// What an export wrote and how closely it matches the checkpoint.
@@ -120,20 +124,39 @@ pub fn export(
     let key = opts.key.as_ref();
     let (header, net, _) = checkpoint::load(checkpoint, &device, key)?;
     let cfg = header.net;
-    let (precision, calibration) = match opts.weights {
+    let (model, calibration) = match opts.weights {
         WeightType::Int8 => {
-            let (ranges, report) = calibrate(&net, &cfg, out, opts)?;
-            (Precision::Int8(ranges), Some(report))
+            let (ranges, mut report) = calibrate(&net, &cfg, out, opts)?;
+            let meta = metadata(&cfg, opts.weights);
+            let precision = |float_points| Precision::Int8 {
+                ranges: ranges.clone(),
+                float_points,
+            };
+            let mut built = build(&net, &cfg, precision(0), opts.batch, meta.clone())?;
+            report.hostile_convolutions = built.hostile;
+            if built.float_points_needed > 0 {
+                report.float_activations = built.float_points_needed;
+                built = build(
+                    &net,
+                    &cfg,
+                    precision(built.float_points_needed),
+                    opts.batch,
+                    meta,
+                )?;
+            }
+            (built.model, Some(report))
         }
-        w => (Precision::Float(w), None),
+        w => {
+            let built = build(
+                &net,
+                &cfg,
+                Precision::Float(w),
+                opts.batch,
+                metadata(&cfg, w),
+            )?;
+            (built.model, None)
+        }
     };
-    let (model, _) = build(
-        &net,
-        &cfg,
-        precision,
-        opts.batch,
-        metadata(&cfg, opts.weights),
-    )?;
     let bytes = model.to_bytes();
     sealed::write(out, &bytes, key).map_err(|source| ExportError::Io {
         path: out.to_owned(),
@@ -150,18 +173,29 @@ pub fn export(
     report
 }
 
-/// The ONNX model of `net` at `precision`, and its quantisation points.
+/// A built graph.
+struct Built {
+    model: ModelProto,
+    /// Its quantisation points, in order.
+    points: Vec<String>,
+    /// INT8: convolutions hostile to quantisation, and how many leading points must stay float.
+    hostile: usize,
+    float_points_needed: usize,
+}
+
+/// The ONNX model of `net` at `precision`.
 fn build(
     net: &ReidNet,
     cfg: &NetConfig,
     precision: Precision,
     batch: Option<usize>,
     metadata: Vec<(String, String)>,
-) -> Result<(ModelProto, Vec<String>), ExportError> {
+) -> Result<Built, ExportError> {
     let mut g = GraphBuilder::new(precision);
     let hw = (cfg.input_height as usize, cfg.input_width as usize);
     let embedding = lower::embedding(&mut g, net, cfg.neck_feat, "input", hw)?;
     let points = g.points().to_vec();
+    let (hostile, float_points_needed) = (g.hostile(), g.float_points_needed());
     let model = g.finish(
         "input",
         (cfg.input_height, cfg.input_width),
@@ -171,7 +205,12 @@ fn build(
         batch,
         metadata,
     );
-    Ok((model, points))
+    Ok(Built {
+        model,
+        points,
+        hostile,
+        float_points_needed,
+    })
 }
 
 /// Runs the fp32 graph with its quantisation points as outputs on the calibration images and
@@ -186,7 +225,7 @@ fn calibrate(
     let cal = opts.calibration.as_ref().ok_or_else(|| {
         ExportError::Calibration("no calibration images (export.cal_image_dir)".into())
     })?;
-    let (model, points) = build(net, cfg, Precision::Calibration, None, Vec::new())?;
+    let Built { model, points, .. } = build(net, cfg, Precision::Calibration, None, Vec::new())?;
     let dir = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -248,6 +287,8 @@ fn calibrate(
         images,
         activations: points.len(),
         seconds: started.elapsed().as_secs_f64(),
+        hostile_convolutions: 0,
+        float_activations: 0,
     };
     Ok((calibrator.ranges(), report))
 }

@@ -1,12 +1,14 @@
 //! Native (Burn) networks: ImageNet weights load by torchvision name and compute what an
-//! independent numpy MobileNetV2 computes; checkpoints round-trip bit for bit and bad files are
-//! clear errors.
+//! independent numpy MobileNetV2 computes; a torchvision Swin state dict loads and reproduces
+//! torchvision's output; checkpoints round-trip bit for bit and bad files are clear errors.
 
 use burn::prelude::*;
 use reid_config::{DeviceKind, NeckFeat, Spec};
+use reid_modeling::native::backbone::Backbone;
 use reid_modeling::native::checkpoint::{self, CheckpointHeader, Sections};
 use reid_modeling::native::net::{NetConfig, ReidNet};
-use reid_modeling::native::pretrained::load_backbone;
+use reid_modeling::native::pretrained::{load_backbone, load_weights};
+use reid_modeling::native::swin::{Swin, SwinSize};
 use reid_modeling::{Embedder, ModelKey, NativeModel, open_model};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -201,4 +203,39 @@ fn damaged_checkpoints_are_clear_errors() {
         .unwrap()
         .to_string();
     assert!(err.contains("does not exist"), "{err}");
+}
+
+/// assets/models/fixtures/make_swin_fixture.py: torchvision's Swin (seeded weights, torchvision
+/// names) and its output map on a fixed 256×128 input.
+#[test]
+fn a_torchvision_swin_state_dict_loads_and_computes_what_torchvision_computes() {
+    let dir = repo().join("assets/models/fixtures");
+    let device = Device::flex();
+    let size = SwinSize {
+        embed_dim: 8,
+        depths: [2, 2, 2, 1],
+        heads: [1, 2, 2, 4],
+    };
+    let mut backbone = Backbone::Swin(Swin::new(size, &device));
+    let report = load_weights(&mut backbone, &dir.join("swin_torchvision_fixture.pth")).unwrap();
+    assert!(report.missing.is_empty(), "{report:?}");
+    assert_eq!(report.unused, ["head.bias", "head.weight"], "{report:?}");
+    let n = 2 * 3 * 256 * 128;
+    let x: Vec<f32> = (0..n).map(|i| (i as f64 * 0.37).sin() as f32).collect();
+    let x = Tensor::<4>::from_data(TensorData::new(x, [2, 3, 256, 128]), &device);
+    let out = backbone.forward(x);
+    assert_eq!(out.dims(), [2, 64, 8, 4]);
+    let ours = out.into_data().try_to_vec::<f32>().unwrap();
+    let bytes = std::fs::read(dir.join("swin_torchvision_fixture.out.f32")).unwrap();
+    let theirs: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    let diff = ours
+        .iter()
+        .zip(&theirs)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    eprintln!("max |reid − torchvision| = {diff}");
+    assert!(diff < 1e-4, "max |reid − torchvision| = {diff}");
 }

@@ -9,6 +9,13 @@ use burn::store::{
 };
 use std::path::Path;
 
+/// State-dict buffers that the architecture recomputes (not weights; never reported unused).
+const DERIVED_BUFFERS: &[&str] = &[
+    "num_batches_tracked",
+    "relative_position_index",
+    "attn_mask",
+];
+
 /// How a pretrained file matched the backbone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PretrainedReport {
@@ -21,6 +28,11 @@ pub struct PretrainedReport {
 
 /// Loads torchvision-named backbone weights from `path` into `net.backbone`.
 pub fn load_backbone(net: &mut ReidNet, path: &Path) -> Result<PretrainedReport, ModelError> {
+    load_weights(&mut net.backbone, path)
+}
+
+/// Loads torchvision-named weights from `path` into `backbone`.
+pub fn load_weights(backbone: &mut Backbone, path: &Path) -> Result<PretrainedReport, ModelError> {
     let fail = |message: String| ModelError::Checkpoint {
         path: path.to_owned(),
         message,
@@ -48,18 +60,18 @@ pub fn load_backbone(net: &mut ReidNet, path: &Path) -> Result<PretrainedReport,
     let mut unused = Vec::new();
     let mut renamed = Vec::new();
     for snapshot in &snapshots {
-        match net.backbone.torchvision_key(&snapshot.name) {
+        match backbone.torchvision_key(&snapshot.name) {
             Some(key) => {
                 let mut s = snapshot.clone();
                 s.name = key;
                 renamed.push(s);
             }
-            None if snapshot.name.ends_with("num_batches_tracked") => {}
+            None if DERIVED_BUFFERS.iter().any(|b| snapshot.name.ends_with(b)) => {}
             None => unused.push(snapshot.name.clone()),
         }
     }
     let adapter = || Some(Box::new(PyTorchToBurnAdapter) as _);
-    let result = match &mut net.backbone {
+    let result = match backbone {
         Backbone::MobileNetV2(m) => m.apply(renamed, None, adapter(), false),
         Backbone::ResNet(m) => m.apply(renamed, None, adapter(), false),
         Backbone::Swin(m) => m.apply(renamed, None, adapter(), false),

@@ -398,14 +398,50 @@ impl Swin {
     }
 }
 
-/// The Burn path of an original Swin parameter: the same name (LayerNorm and Linear layouts are
-/// adapted on load); None for buffers and the ImageNet head.
+/// The Burn path of a Swin parameter named as in torchvision's `swin_t/s/b` state dicts
+/// (`features.3.1.mlp.0.weight` → `layers.1.blocks.1.mlp.fc1.weight`) or in the original
+/// implementation's (`layers.1.blocks.1.mlp.fc1.weight`: the same path); None for buffers and
+/// classifier heads. LayerNorm and Linear layouts are adapted on load.
 pub fn torchvision_key(name: &str) -> Option<String> {
-    let skip = name.starts_with("head.")
+    if name.starts_with("head.")
         || name.ends_with("relative_position_index")
         || name.ends_with("attn_mask")
-        || name.ends_with("num_batches_tracked");
-    (!skip).then(|| name.to_owned())
+    {
+        return None;
+    }
+    let Some(rest) = name.strip_prefix("features.") else {
+        return Some(name.to_owned());
+    };
+    let (index, rest) = rest.split_once('.')?;
+    let index: usize = index.parse().ok()?;
+    if index == 0 {
+        let (layer, leaf) = rest.split_once('.')?;
+        let module = match layer {
+            "0" => "proj",
+            "2" => "norm",
+            _ => return None,
+        };
+        return Some(format!("patch_embed.{module}.{leaf}"));
+    }
+    // Odd indices are the stages' blocks, even ones the patch merging after them.
+    let stage = (index - 1) / 2;
+    if index % 2 == 0 {
+        return Some(format!("layers.{stage}.downsample.{rest}"));
+    }
+    let (block, part) = rest.split_once('.')?;
+    let part = match part.split_once('.') {
+        Some(("mlp", leaf)) => {
+            let (layer, leaf) = leaf.split_once('.')?;
+            let fc = match layer {
+                "0" => "fc1",
+                "3" => "fc2",
+                _ => return None,
+            };
+            format!("mlp.{fc}.{leaf}")
+        }
+        _ => part.to_owned(),
+    };
+    Some(format!("layers.{stage}.blocks.{block}.{part}"))
 }
 
 #[cfg(test)]
@@ -427,6 +463,39 @@ mod tests {
             1024
         );
         assert_eq!(size("swin_huge"), None);
+    }
+
+    #[test]
+    fn torchvision_and_original_names_map_to_burn_paths() {
+        for (name, path) in [
+            ("features.0.0.weight", Some("patch_embed.proj.weight")),
+            ("features.0.2.bias", Some("patch_embed.norm.bias")),
+            (
+                "features.3.1.mlp.0.weight",
+                Some("layers.1.blocks.1.mlp.fc1.weight"),
+            ),
+            (
+                "features.7.0.mlp.3.bias",
+                Some("layers.3.blocks.0.mlp.fc2.bias"),
+            ),
+            (
+                "features.1.0.attn.relative_position_bias_table",
+                Some("layers.0.blocks.0.attn.relative_position_bias_table"),
+            ),
+            (
+                "features.4.reduction.weight",
+                Some("layers.1.downsample.reduction.weight"),
+            ),
+            ("norm.weight", Some("norm.weight")),
+            (
+                "layers.2.blocks.5.attn.qkv.bias",
+                Some("layers.2.blocks.5.attn.qkv.bias"),
+            ),
+            ("features.1.0.attn.relative_position_index", None),
+            ("head.weight", None),
+        ] {
+            assert_eq!(torchvision_key(name).as_deref(), path, "{name}");
+        }
     }
 
     #[test]
