@@ -425,7 +425,7 @@ pub fn torchvision_key(name: &str) -> Option<String> {
     }
     // Odd indices are the stages' blocks, even ones the patch merging after them.
     let stage = (index - 1) / 2;
-    if index % 2 == 0 {
+    if index.is_multiple_of(2) {
         return Some(format!("layers.{stage}.downsample.{rest}"));
     }
     let (block, part) = rest.split_once('.')?;
