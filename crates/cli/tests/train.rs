@@ -21,6 +21,13 @@ fn train(results: &Path, overrides: &[&str]) -> std::process::Output {
     reid(&args)
 }
 
+fn export(results: &Path, checkpoint: &Path, overrides: &[&str]) -> std::process::Output {
+    let ckpt = format!("export.checkpoint={}", checkpoint.display());
+    let mut args = vec!["export", "-e", SPEC, "-r", results.to_str().unwrap(), &ckpt];
+    args.extend_from_slice(overrides);
+    reid(&args)
+}
+
 #[test]
 fn training_writes_status_checkpoints_and_validates_like_evaluate() {
     let dir = tempfile::tempdir().unwrap();
@@ -194,22 +201,8 @@ fn a_swin_transformer_trains_with_the_tao_recipe_and_exports_exactly() {
         "{}",
         lines[1]
     );
-    let ckpt = format!(
-        "export.checkpoint={}",
-        dir.path().join("train/model_epoch_002.ckpt").display()
-    );
-    let export = |extra: &[&str]| {
-        let mut args = vec![
-            "export",
-            "-e",
-            SPEC,
-            "-r",
-            dir.path().to_str().unwrap(),
-            &ckpt,
-        ];
-        args.extend_from_slice(extra);
-        reid(&args)
-    };
+    let ckpt = dir.path().join("train/model_epoch_002.ckpt");
+    let export = |extra: &[&str]| export(dir.path(), &ckpt, extra);
     let out = ok(&export(&[]));
     assert!(out.contains("max |ONNX Runtime − Burn|"), "{out}");
     let report = read_json(&dir.path().join("export/export_report.json"));
@@ -227,19 +220,7 @@ fn an_exported_checkpoint_evaluates_like_the_checkpoint_without_spec_keys() {
     let dir = tempfile::tempdir().unwrap();
     ok(&train(dir.path(), &["train.num_epochs=1"]));
     let ckpt = dir.path().join("train/model_epoch_001.ckpt");
-    let export = |extra: &[&str]| {
-        let ckpt_arg = format!("export.checkpoint={}", ckpt.display());
-        let mut args = vec![
-            "export",
-            "-e",
-            SPEC,
-            "-r",
-            dir.path().to_str().unwrap(),
-            &ckpt_arg,
-        ];
-        args.extend_from_slice(extra);
-        reid(&args)
-    };
+    let export = |extra: &[&str]| export(dir.path(), &ckpt, extra);
     let out = ok(&export(&[]));
     assert!(out.contains("max |ONNX Runtime − Burn|"), "{out}");
     let onnx = dir.path().join("export/model_epoch_001.onnx");

@@ -100,7 +100,7 @@ fn main() {
         "what": "one training step: forward + CE (label smoothing 0.1) + batch-hard triplet + backward + Adam",
         "threads": THREADS,
         "build": if cfg!(debug_assertions) {
-            "dev profile (dependencies at opt-level 3, debug assertions on)"
+            "dev profile (dependencies at opt-level 3 without debug assertions)"
         } else {
             "release"
         },

@@ -8,21 +8,35 @@ use super::{linear, values};
 use crate::ExportError;
 use crate::graph::{GraphBuilder, float, int, ints};
 use burn::nn::LayerNorm;
+use burn::prelude::Tensor;
 use reid_modeling::native::swin::{
     LN_EPS, PATCH, PatchMerging, Swin, SwinBlock, WINDOW, WindowAttention, padded, shift_mask,
 };
 
-fn layer_norm(g: &mut GraphBuilder, ln: &LayerNorm, x: &str) -> Result<String, ExportError> {
-    let gamma = ln.gamma.val();
-    let gamma_v = g.weight("ln_gamma", &gamma.dims(), &values(gamma)?);
-    let beta = match &ln.beta {
-        Some(b) => values(b.val())?,
-        None => vec![0.0; ln.gamma.val().dims()[0]],
+/// A weight and its bias (zeros when the layer has none) as graph values.
+fn weight_and_bias<const D: usize>(
+    g: &mut GraphBuilder,
+    hint: &str,
+    weight: Tensor<D>,
+    bias: Option<Tensor<1>>,
+) -> Result<(String, String), ExportError> {
+    let (dims, w) = (weight.dims(), values(weight)?);
+    let b = match bias {
+        Some(b) => values(b)?,
+        None => vec![0.0; dims[0]],
     };
-    let beta = g.weight("ln_beta", &[beta.len()], &beta);
+    Ok((
+        g.weight(&format!("{hint}_w"), &dims, &w),
+        g.weight(&format!("{hint}_b"), &[b.len()], &b),
+    ))
+}
+
+fn layer_norm(g: &mut GraphBuilder, ln: &LayerNorm, x: &str) -> Result<String, ExportError> {
+    let (gamma, beta) =
+        weight_and_bias(g, "ln", ln.gamma.val(), ln.beta.as_ref().map(|b| b.val()))?;
     Ok(g.node(
         "LayerNormalization",
-        &[x, &gamma_v, &beta],
+        &[x, &gamma, &beta],
         vec![int("axis", -1), float("epsilon", LN_EPS as f32)],
     ))
 }
@@ -188,13 +202,8 @@ pub fn swin(
     let (hp, wp) = (padded(h, PATCH), padded(w, PATCH));
     let x = pad_end(g, x, [2, 3], [hp - h, wp - w]);
     let proj = &net.patch_embed.proj;
-    let weight = proj.weight.val();
-    let wv = g.weight("patch_w", &weight.dims(), &values(weight)?);
-    let bias = match &proj.bias {
-        Some(b) => values(b.val())?,
-        None => vec![0.0; proj.weight.val().dims()[0]],
-    };
-    let bv = g.weight("patch_b", &[bias.len()], &bias);
+    let bias = proj.bias.as_ref().map(|b| b.val());
+    let (wv, bv) = weight_and_bias(g, "patch", proj.weight.val(), bias)?;
     let p = PATCH as i64;
     let x = g.node(
         "Conv",
@@ -203,7 +212,7 @@ pub fn swin(
     );
     let x = transpose(g, &x, &[0, 2, 3, 1]);
     let mut x = layer_norm(g, &net.patch_embed.norm, &x)?;
-    let mut dims = [hp / PATCH, wp / PATCH, bias.len()];
+    let mut dims = [hp / PATCH, wp / PATCH, proj.weight.val().dims()[0]];
     for stage in &net.layers {
         for b in &stage.blocks {
             x = block(g, b, &x, dims)?;

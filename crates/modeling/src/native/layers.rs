@@ -5,7 +5,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu6;
+use burn::tensor::activation::relu;
 use reid_config::NeckFeat;
 
 /// `k × k` convolution (no bias, "same" padding, optional groups) → BatchNorm → ReLU6 if `act`.
@@ -42,6 +42,14 @@ impl ConvBn {
         let x = self.bn.forward(self.conv.forward(x));
         if self.act { relu6(x) } else { x }
     }
+}
+
+/// `min(max(x, 0), 6)` as `relu(x) − relu(x − 6)`: equal to the clamp for |x| < 2²³ (`x − 6` is
+/// then exact, so `x − (x − 6)` is exactly 6), but trained through Burn's ReLU kernels, where
+/// the clamp's autodiff masks every element twice (14 % of a MobileNetV2 training step on
+/// `flex`, measured with perf).
+pub fn relu6(x: Tensor<4>) -> Tensor<4> {
+    relu(x.clone()) - relu(x - 6.0)
 }
 
 /// Global average pooling → optional linear reduction to `feat_dim` → BatchNorm1d neck (its
@@ -106,5 +114,24 @@ impl BnNeckHead {
             NeckFeat::Before => g,
             NeckFeat::After => self.neck(g),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relu6_equals_the_clamp_and_passes_nan() {
+        let device = Device::flex();
+        let xs = [
+            -1e6, -3.0, -0.0, 0.0, 1e-7, 2.5, 5.999_999, 6.0, 6.000_001, 7.25, 1e6, 8e6,
+        ];
+        let x = Tensor::<1>::from_floats(xs, &device).reshape([1, 1, 3, 4]);
+        let ours = relu6(x.clone()).into_data().try_to_vec::<f32>().unwrap();
+        let clamp = x.clamp(0.0, 6.0).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(ours, clamp);
+        let nan = Tensor::<1>::from_floats([f32::NAN], &device).reshape([1, 1, 1, 1]);
+        assert!(relu6(nan).into_scalar::<f32>().is_nan());
     }
 }
