@@ -431,3 +431,77 @@ impl GraphBuilder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(lo: f32, hi: f32, mean_abs: f32) -> Range {
+        Range { lo, hi, mean_abs }
+    }
+
+    /// input → 1×1 conv of two channels into one → its output, at INT8 with `float_points`.
+    fn one_conv(weight: [f32; 2], bias: f32, float_points: usize) -> GraphBuilder {
+        let ranges = vec![range(-1.0, 1.0, 0.5), range(-2.0, 2.0, 1.0)];
+        let mut g = GraphBuilder::new(Precision::Int8 {
+            ranges,
+            float_points,
+        });
+        let x = g.activation("input", Act::Linear);
+        let (w, b) = g.conv_params(&x, &[1, 2, 1, 1], &weight, &[bias]);
+        let y = g.node("Conv", &[&x, &w, &b], Vec::new());
+        g.activation(&y, Act::Linear);
+        g
+    }
+
+    fn ops(g: &GraphBuilder) -> Vec<&str> {
+        g.nodes.iter().map(|n| n.op_type.as_str()).collect()
+    }
+
+    #[test]
+    fn a_convolution_that_cancels_large_terms_is_hostile_and_the_start_stays_float() {
+        // Terms of 0.5 × (300 + 300) + |−250| against outputs of mean |y| 1: ratio 550.
+        let g = one_conv([300.0, -300.0], -250.0, 0);
+        assert_eq!((g.hostile(), g.float_points_needed()), (1, 2));
+        // A benign convolution: (0.5 × 2 + 0.1) / 1 = 1.1.
+        let g = one_conv([1.0, -1.0], 0.1, 0);
+        assert_eq!((g.hostile(), g.float_points_needed()), (0, 0));
+        assert_eq!(
+            ops(&g),
+            [
+                "QuantizeLinear",
+                "DequantizeLinear",
+                "DequantizeLinear",
+                "DequantizeLinear",
+                "Conv",
+                "QuantizeLinear",
+                "DequantizeLinear"
+            ]
+        );
+        // Rebuilt with the two points float: the input and the weights stay float, and
+        // quantisation starts at nothing here (the conv's output was the last point).
+        let g = one_conv([300.0, -300.0], -250.0, 2);
+        assert_eq!(ops(&g), ["Conv"]);
+    }
+
+    #[test]
+    fn activations_use_seven_bits_and_weights_eight() {
+        let g = one_conv([1.0, -0.5], 0.1, 0);
+        let scalar = |name: &str| {
+            let t = g.initializers.iter().find(|t| t.name == name).unwrap();
+            t.raw_data.clone()
+        };
+        let q = &g.nodes[0];
+        // Input range [−1, 1] over 127 levels, zero point 64.
+        let scale = f32::from_le_bytes(scalar(&q.input[1]).try_into().unwrap());
+        assert!((scale - 2.0 / 127.0).abs() < 1e-7, "{scale}");
+        assert_eq!(scalar(&q.input[2]), [64]);
+        // The larger weight is ±127.
+        let w = g
+            .initializers
+            .iter()
+            .find(|t| t.data_type == data_type::INT8)
+            .unwrap();
+        assert_eq!(w.raw_data, [127u8, (-64i8) as u8]);
+    }
+}
