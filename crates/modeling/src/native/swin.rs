@@ -74,6 +74,17 @@ pub fn padded(n: usize, m: usize) -> usize {
     n.div_ceil(m) * m
 }
 
+/// Zero padding at the end of axes `first` and `first + 1` (height and width) by `amounts`.
+fn pad_end(x: Tensor<4>, first: usize, amounts: [usize; 2]) -> Tensor<4> {
+    if amounts == [0, 0] {
+        return x;
+    }
+    let mut pads = [(0, 0); 4];
+    pads[first] = (0, amounts[0]);
+    pads[first + 1] = (0, amounts[1]);
+    x.pad(pads, PadMode::Constant(0.0))
+}
+
 /// The 4×4 / stride 4 convolution that cuts the image into patch embeddings, then LayerNorm.
 #[derive(Module, Debug)]
 pub struct PatchEmbed {
@@ -240,13 +251,7 @@ impl SwinBlock {
     fn window_attention(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, h, w, c] = x.dims();
         let (hp, wp) = (padded(h, WINDOW), padded(w, WINDOW));
-        let mut x = x;
-        if (hp, wp) != (h, w) {
-            x = x.pad(
-                [(0, 0), (0, hp - h), (0, wp - w), (0, 0)],
-                PadMode::Constant(0.0),
-            );
-        }
+        let mut x = pad_end(x, 1, [hp - h, wp - w]);
         let s = self.shift as i64;
         if s > 0 {
             x = x.roll(&[-s, -s], &[1, 2]);
@@ -298,14 +303,7 @@ impl PatchMerging {
 pub fn neighbours(x: Tensor<4>) -> Tensor<4> {
     let [b, h, w, c] = x.dims();
     let (hp, wp) = (padded(h, 2), padded(w, 2));
-    let x = if (hp, wp) != (h, w) {
-        x.pad(
-            [(0, 0), (0, hp - h), (0, wp - w), (0, 0)],
-            PadMode::Constant(0.0),
-        )
-    } else {
-        x
-    };
+    let x = pad_end(x, 1, [hp - h, wp - w]);
     x.reshape([b, hp / 2, 2, wp / 2, 2, c])
         .permute([0, 1, 3, 4, 2, 5])
         .reshape([b, hp / 2, wp / 2, 4 * c])
@@ -376,14 +374,7 @@ impl Swin {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [_, _, h, w] = x.dims();
         let (hp, wp) = (padded(h, PATCH), padded(w, PATCH));
-        let x = if (hp, wp) != (h, w) {
-            x.pad(
-                [(0, 0), (0, 0), (0, hp - h), (0, wp - w)],
-                PadMode::Constant(0.0),
-            )
-        } else {
-            x
-        };
+        let x = pad_end(x, 2, [hp - h, wp - w]);
         let e = &self.patch_embed;
         let mut x = e.norm.forward(e.proj.forward(x).permute([0, 2, 3, 1]));
         for stage in &self.layers {
