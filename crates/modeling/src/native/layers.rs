@@ -1,11 +1,13 @@
-//! Building blocks shared by the native (Burn) networks: convolution + BatchNorm + optional
-//! ReLU6, and the BNNeck embedding head of the BoT recipe.
+//! Building blocks shared by the native (Burn) networks: convolution and BatchNorm (through
+//! reid-kernels' faster CPU training) + optional ReLU6, and the BNNeck embedding head of the BoT
+//! recipe.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
+use burn::tensor::ops::ConvOptions;
 use reid_config::NeckFeat;
 
 /// `k × k` convolution (no bias, "same" padding, optional groups) → BatchNorm → ReLU6 if `act`.
@@ -25,7 +27,7 @@ impl ConvBn {
         act: bool,
         device: &Device,
     ) -> Self {
-        let p = (kernel - 1) / 2;
+        let p = same_padding(kernel);
         Self {
             conv: Conv2dConfig::new(channels, [kernel, kernel])
                 .with_stride([stride, stride])
@@ -39,9 +41,18 @@ impl ConvBn {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.bn.forward(self.conv.forward(x));
+        let conv = &self.conv;
+        let [ph, pw] = conv.kernel_size.map(same_padding);
+        let options = ConvOptions::new(conv.stride, [ph, pw], conv.dilation, conv.groups);
+        let x = reid_kernels::conv2d(x, conv.weight.val(), options);
+        let x = reid_kernels::batch_norm(&self.bn, x);
         if self.act { relu6(x) } else { x }
     }
+}
+
+/// Padding of a `kernel`-wide convolution that keeps the size at stride 1 (odd kernels).
+fn same_padding(kernel: usize) -> usize {
+    (kernel - 1) / 2
 }
 
 /// `min(max(x, 0), 6)` as `relu(x) − relu(x − 6)`: equal to the clamp for |x| < 2²³ (`x − 6` is
@@ -94,7 +105,7 @@ impl BnNeckHead {
 
     fn neck(&self, global: Tensor<2>) -> Tensor<2> {
         match &self.bnneck {
-            Some(bn) => bn.forward(global),
+            Some(bn) => reid_kernels::batch_norm(bn, global),
             None => global,
         }
     }
