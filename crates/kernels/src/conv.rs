@@ -1,13 +1,15 @@
-//! Convolution gradients on the CPU by blocked GEMM over im2col / col2im, parallel over
-//! samples: `dW = Σₙ dYₙ · im2col(xₙ)ᵀ` and `dXₙ = col2im(Wᵀ · dYₙ)`. `f32` convolutions
+//! Convolution and its gradients on the CPU by blocked GEMM over im2col / col2im, parallel over
+//! samples: `yₙ = W · im2col(xₙ)`, `dW = Σₙ dYₙ · im2col(xₙ)ᵀ` and `dXₙ = col2im(Wᵀ · dYₙ)`. `f32` convolutions
 //! without groups; [`Geometry::of`] says which.
 
 use crate::flex::{contiguous, gemm_f32, slice, tensor};
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ConvOptions;
 use burn::tensor::DType;
+use gemm::Parallelism;
 use rayon::prelude::*;
 use std::borrow::Cow;
+use std::ops::Range;
 
 /// Columns (output positions × samples) a weight-gradient GEMM gets at least, so that layers
 /// with small feature maps still make long GEMMs.
@@ -29,27 +31,55 @@ pub(crate) struct Geometry {
     stride: [usize; 2],
     dilation: [usize; 2],
     pad: [usize; 2],
+    /// One filter per channel (`groups = c = o`), computed plane by plane instead of by GEMM.
+    depthwise: bool,
+}
+
+/// One kernel tap's pass over one output row: output columns `out` of row `oy` read input row
+/// `iy` from column `ix0` on, every `stride[1]` columns.
+struct Run {
+    tap: usize,
+    oy: usize,
+    out: Range<usize>,
+    iy: usize,
+    ix0: usize,
 }
 
 impl Geometry {
-    /// The geometry when the GEMM kernels cover this convolution (`f32`, no groups).
+    /// The geometry when these kernels cover this convolution (`f32`, no groups or
+    /// depthwise); the
+    /// output size is `output_grad`'s or, in the forward pass, computed.
     pub(crate) fn of(
         x: &FlexTensor,
         weight: &FlexTensor,
-        output_grad: &FlexTensor,
+        output_grad: Option<&FlexTensor>,
         options: &ConvOptions<2>,
     ) -> Option<Self> {
-        let f32s = [x, weight, output_grad]
-            .iter()
+        let f32s = [Some(x), Some(weight), output_grad]
+            .into_iter()
+            .flatten()
             .all(|t| t.dtype() == DType::F32);
-        if !f32s || options.groups != 1 {
+        let (xs, ws) = (x.layout().shape(), weight.layout().shape());
+        if !f32s || xs.num_dims() != 4 || ws.num_dims() != 4 {
             return None;
         }
-        let (xs, ws, ys) = (
-            x.layout().shape(),
-            weight.layout().shape(),
-            output_grad.layout().shape(),
-        );
+        let depthwise = options.groups > 1 && options.groups == xs[1] && ws[0] == xs[1];
+        if options.groups != 1 && !depthwise {
+            return None;
+        }
+        let [oh, ow] = match output_grad {
+            Some(g) => [g.layout().shape()[2], g.layout().shape()[3]],
+            None => {
+                let size = |axis: usize| {
+                    let (begin, end) = options.padding[axis];
+                    let reach = options.dilation[axis] * (ws[2 + axis] - 1) + 1;
+                    (xs[2 + axis] + begin + end)
+                        .checked_sub(reach)
+                        .map(|span| span / options.stride[axis] + 1)
+                };
+                [size(0)?, size(1)?]
+            }
+        };
         Some(Self {
             n: xs[0],
             c: xs[1],
@@ -58,12 +88,28 @@ impl Geometry {
             o: ws[0],
             kh: ws[2],
             kw: ws[3],
-            oh: ys[2],
-            ow: ys[3],
+            oh,
+            ow,
             stride: options.stride,
             dilation: options.dilation,
             pad: options.padding_begin(),
+            depthwise,
         })
+    }
+
+    /// How each GEMM parallelises: samples run in parallel when there are enough of them for
+    /// every thread, otherwise each GEMM uses all threads (inference at batch 1).
+    fn gemm_threads(&self) -> Parallelism {
+        if self.n >= rayon::current_num_threads() {
+            Parallelism::None
+        } else {
+            Parallelism::Rayon(0)
+        }
+    }
+
+    /// One filter per input channel.
+    pub(crate) fn is_depthwise(&self) -> bool {
+        self.depthwise
     }
 
     /// Rows of the im2col matrix: `c · kh · kw`.
@@ -82,9 +128,8 @@ impl Geometry {
     }
 
     /// For kernel offset `i` along one axis: the output range whose input index
-    /// `out · stride + i · dilation − pad` falls inside `0..size`, and that index's value at
-    /// the range start.
-    fn valid(&self, axis: usize, i: usize, size: usize, out: usize) -> (usize, usize) {
+    /// `out · stride + i · dilation − pad` falls inside `0..size`.
+    fn valid(&self, axis: usize, i: usize, size: usize, out: usize) -> Range<usize> {
         let (s, offset) = (self.stride[axis], i * self.dilation[axis]);
         let pad = self.pad[axis];
         let first = pad.saturating_sub(offset).div_ceil(s);
@@ -94,70 +139,178 @@ impl Geometry {
         } else {
             0
         };
-        (first.min(end), end)
+        first.min(end)..end
+    }
+
+    /// Calls `f` with every [`Run`] of every tap over one plane, tap by tap; padding is what
+    /// they skip. (Plain loops: the rows are short, so per-run overhead counts.)
+    fn for_each_run(&self, mut f: impl FnMut(&Run)) {
+        for i in 0..self.kh {
+            let rows = self.valid(0, i, self.h, self.oh);
+            for j in 0..self.kw {
+                let out = self.valid(1, j, self.w, self.ow);
+                let ix0 = out.start * self.stride[1] + j * self.dilation[1] - self.pad[1];
+                for oy in rows.clone() {
+                    f(&Run {
+                        tap: i * self.kw + j,
+                        oy,
+                        out: out.clone(),
+                        iy: oy * self.stride[0] + i * self.dilation[0] - self.pad[0],
+                        ix0,
+                    });
+                }
+            }
+        }
+    }
+
+    /// `f(out[k], row[ix0 + k · stride])` for each output column `k` of a [`Run`]; stride 1
+    /// walks plain slices so the loop vectorises.
+    fn gather(&self, out: &mut [f32], row: &[f32], run: &Run, f: impl Fn(&mut f32, f32)) {
+        let stride = self.stride[1];
+        if stride == 1 {
+            let src = &row[run.ix0..][..out.len()];
+            out.iter_mut().zip(src).for_each(|(d, &v)| f(d, v));
+        } else {
+            let src = row[run.ix0..].iter().step_by(stride);
+            out.iter_mut().zip(src).for_each(|(d, &v)| f(d, v));
+        }
+    }
+
+    /// `f(row[ix0 + k · stride], vals[k])` for each output column `k` of a [`Run`].
+    fn scatter(&self, row: &mut [f32], vals: &[f32], run: &Run, f: impl Fn(&mut f32, f32)) {
+        let stride = self.stride[1];
+        if stride == 1 {
+            let dst = &mut row[run.ix0..][..vals.len()];
+            dst.iter_mut().zip(vals).for_each(|(d, &v)| f(d, v));
+        } else {
+            let dst = row[run.ix0..].iter_mut().step_by(stride);
+            dst.zip(vals).for_each(|(d, &v)| f(d, v));
+        }
+    }
+
+    /// Output row `run.oy`'s columns `run.out` within an output plane `[oh, ow]`.
+    fn out_range(&self, run: &Run) -> Range<usize> {
+        run.oy * self.ow + run.out.start..run.oy * self.ow + run.out.end
     }
 
     /// Writes sample `xn` (`[c, h, w]`) as im2col rows (`[c·kh·kw, oh·ow]`) into `col` at
     /// column offset `col_offset` of rows `row_len` long; padding gives zeros.
     fn im2col(&self, xn: &[f32], col: &mut [f32], row_len: usize, col_offset: usize) {
-        let l = self.l();
+        let (l, taps) = (self.l(), self.kh * self.kw);
         for ci in 0..self.c {
-            let plane = &xn[ci * self.h * self.w..(ci + 1) * self.h * self.w];
-            for i in 0..self.kh {
-                let (oh0, oh1) = self.valid(0, i, self.h, self.oh);
-                for j in 0..self.kw {
-                    let (ow0, ow1) = self.valid(1, j, self.w, self.ow);
-                    let row = (ci * self.kh + i) * self.kw + j;
-                    let dst = &mut col[row * row_len + col_offset..][..l];
-                    dst.fill(0.0);
-                    for oy in oh0..oh1 {
-                        let iy = oy * self.stride[0] + i * self.dilation[0] - self.pad[0];
-                        let src = &plane[iy * self.w..(iy + 1) * self.w];
-                        let out = &mut dst[oy * self.ow..(oy + 1) * self.ow];
-                        let ix0 = ow0 * self.stride[1] + j * self.dilation[1] - self.pad[1];
-                        if self.stride[1] == 1 {
-                            out[ow0..ow1].copy_from_slice(&src[ix0..ix0 + (ow1 - ow0)]);
-                        } else {
-                            for (k, v) in out[ow0..ow1].iter_mut().enumerate() {
-                                *v = src[ix0 + k * self.stride[1]];
-                            }
-                        }
-                    }
-                }
+            let plane = &xn[ci * self.h * self.w..][..self.h * self.w];
+            for tap in 0..taps {
+                col[(ci * taps + tap) * row_len + col_offset..][..l].fill(0.0);
             }
+            self.for_each_run(|run| {
+                let row = &mut col[(ci * taps + run.tap) * row_len + col_offset..][..l];
+                let src = &plane[run.iy * self.w..][..self.w];
+                self.gather(&mut row[self.out_range(run)], src, run, |d, v| *d = v);
+            });
         }
     }
 
     /// Adds im2col rows `col` (`[c·kh·kw, oh·ow]`) back onto their input positions in `xn`
     /// (`[c, h, w]`, zeroed by the caller): the transpose of [`Self::im2col`].
     fn col2im(&self, col: &[f32], xn: &mut [f32]) {
-        let l = self.l();
+        let (l, taps) = (self.l(), self.kh * self.kw);
         for ci in 0..self.c {
-            let plane = &mut xn[ci * self.h * self.w..(ci + 1) * self.h * self.w];
-            for i in 0..self.kh {
-                let (oh0, oh1) = self.valid(0, i, self.h, self.oh);
-                for j in 0..self.kw {
-                    let (ow0, ow1) = self.valid(1, j, self.w, self.ow);
-                    let row = (ci * self.kh + i) * self.kw + j;
-                    let src = &col[row * l..(row + 1) * l];
-                    for oy in oh0..oh1 {
-                        let iy = oy * self.stride[0] + i * self.dilation[0] - self.pad[0];
-                        let dst = &mut plane[iy * self.w..(iy + 1) * self.w];
-                        let vals = &src[oy * self.ow + ow0..oy * self.ow + ow1];
-                        let ix0 = ow0 * self.stride[1] + j * self.dilation[1] - self.pad[1];
-                        if self.stride[1] == 1 {
-                            for (d, v) in dst[ix0..ix0 + vals.len()].iter_mut().zip(vals) {
-                                *d += v;
-                            }
-                        } else {
-                            for (k, v) in vals.iter().enumerate() {
-                                dst[ix0 + k * self.stride[1]] += v;
-                            }
-                        }
-                    }
-                }
-            }
+            let plane = &mut xn[ci * self.h * self.w..][..self.h * self.w];
+            self.for_each_run(|run| {
+                let vals = &col[(ci * taps + run.tap) * l..][..l][self.out_range(run)];
+                let dst = &mut plane[run.iy * self.w..][..self.w];
+                self.scatter(dst, vals, run, |d, v| *d += v);
+            });
         }
+    }
+
+    /// Depthwise input gradient of one plane: `dxp += w[tap] · dyp` along every run.
+    fn depthwise_plane_grad(&self, dyp: &[f32], taps: &[f32], dxp: &mut [f32]) {
+        self.for_each_run(|run| {
+            let wv = taps[run.tap];
+            let dst = &mut dxp[run.iy * self.w..][..self.w];
+            self.scatter(dst, &dyp[self.out_range(run)], run, |d, v| *d += wv * v);
+        });
+    }
+
+    /// Depthwise weight gradient of one plane, added to `dtaps`: `Σ dyp · xp` per tap, the
+    /// products of a row gathered into `scratch` so the sum runs in vector lanes.
+    fn depthwise_plane_weight_grad(
+        &self,
+        xp: &[f32],
+        dyp: &[f32],
+        dtaps: &mut [f32],
+        scratch: &mut [f32],
+    ) {
+        self.for_each_run(|run| {
+            let dy_row = &dyp[self.out_range(run)];
+            let products = &mut scratch[..dy_row.len()];
+            products.copy_from_slice(dy_row);
+            self.gather(products, &xp[run.iy * self.w..][..self.w], run, |d, v| {
+                *d *= v
+            });
+            dtaps[run.tap] += lane_sum(products);
+        });
+    }
+
+    /// Depthwise input gradient, in parallel over planes.
+    fn depthwise_input_grad(&self, wt: &[f32], dy: &[f32]) -> Vec<f32> {
+        let (plane_in, plane_out, taps) = (self.h * self.w, self.l(), self.kh * self.kw);
+        let mut dx = vec![0.0f32; self.n * self.c * plane_in];
+        dx.par_chunks_mut(plane_in.max(1))
+            .enumerate()
+            .for_each(|(p, dxp)| {
+                let ch = p % self.c;
+                let dyp = &dy[p * plane_out..][..plane_out];
+                self.depthwise_plane_grad(dyp, &wt[ch * taps..][..taps], dxp);
+            });
+        dx
+    }
+
+    /// Depthwise weight gradient `[c, 1, kh, kw]`, in parallel over channels.
+    fn depthwise_weight_grad(&self, x: &[f32], dy: &[f32]) -> Vec<f32> {
+        let (plane_in, plane_out, taps) = (self.h * self.w, self.l(), self.kh * self.kw);
+        let mut dw = vec![0.0f32; self.c * taps];
+        dw.par_chunks_mut(taps.max(1))
+            .enumerate()
+            .for_each(|(ch, dtaps)| {
+                let mut scratch = vec![0.0f32; self.ow];
+                for s in 0..self.n {
+                    let p = s * self.c + ch;
+                    let (xp, dyp) = (
+                        &x[p * plane_in..][..plane_in],
+                        &dy[p * plane_out..][..plane_out],
+                    );
+                    self.depthwise_plane_weight_grad(xp, dyp, dtaps, &mut scratch);
+                }
+            });
+        dw
+    }
+
+    /// `yₙ = W · im2col(xₙ)`, `[n, o, oh, ow]`, one sample per task; a pointwise convolution
+    /// multiplies `xₙ` itself. Not for depthwise convolutions (flex's own kernel is faster).
+    pub(crate) fn forward(&self, x: &FlexTensor, weight: &FlexTensor) -> FlexTensor {
+        let (x, wt) = (contiguous(x), contiguous(weight));
+        let (x, wt) = (slice(&x), slice(&wt));
+        let shape = [self.n, self.o, self.oh, self.ow];
+        let (k, l, o) = (self.k(), self.l(), self.o);
+        let in_len = self.c * self.h * self.w;
+        let threads = self.gemm_threads();
+        let mut y = vec![0.0f32; self.n * o * l];
+        y.par_chunks_mut((o * l).max(1))
+            .enumerate()
+            .for_each(|(s, yn)| {
+                let xn = &x[s * in_len..][..in_len];
+                let lhs = (wt, k as isize, 1);
+                if self.is_pointwise() {
+                    gemm_f32(yn, [o, l, k], lhs, (xn, l as isize, 1), false, threads);
+                } else {
+                    let mut col = vec![0.0f32; k * l];
+                    self.im2col(xn, &mut col, l, 0);
+                    gemm_f32(yn, [o, l, k], lhs, (&col, l as isize, 1), false, threads);
+                }
+            });
+        tensor(y, shape)
     }
 
     /// `dW = Σₙ dYₙ · im2col(xₙ)ᵀ`, `[o, c, kh, kw]`. Samples are packed side by side so each
@@ -166,6 +319,12 @@ impl Geometry {
     pub(crate) fn weight_grad(&self, x: &FlexTensor, output_grad: &FlexTensor) -> FlexTensor {
         let (x, dy) = (contiguous(x), contiguous(output_grad));
         let (x, dy) = (slice(&x), slice(&dy));
+        if self.depthwise {
+            return tensor(
+                self.depthwise_weight_grad(x, dy),
+                [self.o, 1, self.kh, self.kw],
+            );
+        }
         let (k, l, o) = (self.k(), self.l(), self.o);
         let per_gemm = MIN_GEMM_DEPTH
             .div_ceil(l.max(1))
@@ -209,6 +368,7 @@ impl Geometry {
                         (&dys, depth as isize, 1),
                         (&cols, 1, depth as isize),
                         true,
+                        Parallelism::None,
                     );
                     acc
                 },
@@ -222,12 +382,17 @@ impl Geometry {
     }
 
     /// `dXₙ = col2im(Wᵀ · dYₙ)`, `[n, c, h, w]`, one sample per task; a pointwise convolution
-    /// writes the GEMM straight into `dXₙ`.
+    /// writes the GEMM straight into `dXₙ`, a depthwise one works plane by plane.
     pub(crate) fn input_grad(&self, weight: &FlexTensor, output_grad: &FlexTensor) -> FlexTensor {
         let (wt, dy) = (contiguous(weight), contiguous(output_grad));
         let (wt, dy) = (slice(&wt), slice(&dy));
+        let shape = [self.n, self.c, self.h, self.w];
+        if self.depthwise {
+            return tensor(self.depthwise_input_grad(wt, dy), shape);
+        }
         let (k, l, o) = (self.k(), self.l(), self.o);
         let in_len = self.c * self.h * self.w;
+        let threads = self.gemm_threads();
         let mut dx = vec![0.0f32; self.n * in_len];
         dx.par_chunks_mut(in_len.max(1))
             .enumerate()
@@ -237,13 +402,26 @@ impl Geometry {
                 let lhs = (wt, 1, k as isize);
                 let rhs = (dyn_, l as isize, 1);
                 if self.is_pointwise() {
-                    gemm_f32(dxn, [k, l, o], lhs, rhs, false);
+                    gemm_f32(dxn, [k, l, o], lhs, rhs, false, threads);
                 } else {
                     let mut col = vec![0.0f32; k * l];
-                    gemm_f32(&mut col, [k, l, o], lhs, rhs, false);
+                    gemm_f32(&mut col, [k, l, o], lhs, rhs, false, threads);
                     self.col2im(&col, dxn);
                 }
             });
-        tensor(dx, [self.n, self.c, self.h, self.w])
+        tensor(dx, shape)
     }
+}
+
+/// `Σ values` in eight independent lanes (so it vectorises), then across them.
+fn lane_sum(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = values.chunks_exact(8);
+    let rest: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (l, v) in lanes.iter_mut().zip(chunk) {
+            *l += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
 }

@@ -11,13 +11,21 @@ use burn::backend::ops::{ConvOptions, ModuleOps};
 use burn::tensor::{Shape, TensorData};
 
 impl TrainKernels for Flex {
+    fn reid_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
+        match Geometry::of(&x, &weight, None, &options) {
+            // flex's depthwise forward (measured 3× ours) stays; the gradients are ours.
+            Some(g) if !g.is_depthwise() => g.forward(&x, &weight),
+            _ => Self::conv2d(x, weight, None, options),
+        }
+    }
+
     fn reid_conv2d_x_backward(
         x: FlexTensor,
         weight: FlexTensor,
         output_grad: FlexTensor,
         options: ConvOptions<2>,
     ) -> FlexTensor {
-        match Geometry::of(&x, &weight, &output_grad, &options) {
+        match Geometry::of(&x, &weight, Some(&output_grad), &options) {
             Some(g) => g.input_grad(&weight, &output_grad),
             None => Self::conv2d_x_backward(x, weight, output_grad, options),
         }
@@ -29,7 +37,7 @@ impl TrainKernels for Flex {
         output_grad: FlexTensor,
         options: ConvOptions<2>,
     ) -> FlexTensor {
-        match Geometry::of(&x, &weight, &output_grad, &options) {
+        match Geometry::of(&x, &weight, Some(&output_grad), &options) {
             Some(g) => g.weight_grad(&x, &output_grad),
             None => Self::conv2d_weight_backward(x, weight, output_grad, options),
         }
@@ -82,14 +90,15 @@ pub(crate) fn tensor(data: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape))
 }
 
-/// `dst[m, n] (+)= lhs[m, k] · rhs[k, n]` on one thread (the callers parallelise), with `dst`
-/// row-major and `lhs` / `rhs` given as (data, row stride, column stride).
+/// `dst[m, n] (+)= lhs[m, k] · rhs[k, n]` on `threads`, with `dst` row-major and `lhs` / `rhs`
+/// given as (data, row stride, column stride).
 pub(crate) fn gemm_f32(
     dst: &mut [f32],
     [m, n, k]: [usize; 3],
     lhs: (&[f32], isize, isize),
     rhs: (&[f32], isize, isize),
     accumulate: bool,
+    threads: gemm::Parallelism,
 ) {
     assert!(dst.len() >= m * n, "GEMM destination too small");
     let reach = |(data, rs, cs): (&[f32], isize, isize), rows: usize, cols: usize| {
@@ -121,7 +130,7 @@ pub(crate) fn gemm_f32(
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            threads,
         );
     }
 }

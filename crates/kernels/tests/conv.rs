@@ -1,7 +1,7 @@
 //! `reid_kernels::conv2d` against Burn's own convolution on the `flex` backend: the same output
 //! and the same input and weight gradients, for the shapes the networks use (pointwise, 3×3,
-//! strided, the 7×7 stem) and the edges (dilation, asymmetric padding, a kernel wider than the
-//! padded input's remainder, grouped and depthwise convolutions on Burn's path).
+//! strided, the 7×7 stem, depthwise) and the edges (dilation, asymmetric padding, a kernel wider
+//! than the padded input's remainder, other groupings on Burn's path).
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -108,19 +108,33 @@ fn dilated_and_asymmetrically_padded_convolutions_match_burn() {
 }
 
 #[test]
-fn grouped_and_depthwise_convolutions_keep_burns_results() {
+fn depthwise_convolutions_match_burn() {
     check(([2, 6, 8, 7], 6, [3, 3], opts([1, 1], [(1, 1); 2], 1, 6)));
+    check(([3, 5, 9, 8], 5, [3, 3], opts([2, 2], [(1, 1); 2], 1, 5)));
+    check(([1, 4, 7, 7], 4, [5, 5], opts([1, 1], [(2, 2); 2], 1, 4)));
+}
+
+#[test]
+fn other_groupings_keep_burns_results() {
     check(([2, 8, 8, 7], 4, [3, 3], opts([2, 2], [(1, 1); 2], 1, 2)));
+    // A channel multiplier of 2 is grouped, not depthwise.
+    check(([2, 4, 6, 6], 8, [3, 3], opts([1, 1], [(1, 1); 2], 1, 4)));
 }
 
 #[test]
 fn the_plain_cpu_device_computes_the_same_convolution() {
     let plain = Device::flex();
-    let x = Tensor::<4>::random([2, 4, 6, 6], Distribution::Normal(0.0, 1.0), &plain);
-    let w = Tensor::<4>::random([5, 4, 3, 3], Distribution::Normal(0.0, 1.0), &plain);
-    let options = opts([1, 1], [(1, 1); 2], 1, 1);
-    let expected = burn_conv2d(x.clone(), w.clone(), None, options.clone());
-    let got = reid_kernels::conv2d(x, w, options);
-    let diff = (expected - got).abs().max().into_scalar::<f32>();
-    assert!(diff <= 1e-5, "output differs by {diff}");
+    // Batch 1 runs each GEMM on all threads; batch 3 one sample per thread.
+    for (n, k, pad) in [(1, 3, 1), (1, 1, 0), (3, 3, 1)] {
+        let x = Tensor::<4>::random([n, 4, 6, 6], Distribution::Normal(0.0, 1.0), &plain);
+        let w = Tensor::<4>::random([5, 4, k, k], Distribution::Normal(0.0, 1.0), &plain);
+        let options = opts([1, 1], [(pad, pad); 2], 1, 1);
+        let expected = burn_conv2d(x.clone(), w.clone(), None, options.clone());
+        let got = reid_kernels::conv2d(x, w, options);
+        let diff = (expected - got).abs().max().into_scalar::<f32>();
+        assert!(
+            diff <= 1e-5,
+            "output differs by {diff} at batch {n}, {k}×{k}"
+        );
+    }
 }
