@@ -1,6 +1,6 @@
 //! Convolution and its gradients on the CPU by blocked GEMM over im2col / col2im, parallel over
-//! samples: `yₙ = W · im2col(xₙ)`, `dW = Σₙ dYₙ · im2col(xₙ)ᵀ` and `dXₙ = col2im(Wᵀ · dYₙ)`. `f32` convolutions
-//! without groups; [`Geometry::of`] says which.
+//! samples: `yₙ = W · im2col(xₙ)`, `dW = Σₙ dYₙ · im2col(xₙ)ᵀ` and `dXₙ = col2im(Wᵀ · dYₙ)`;
+//! depthwise gradients plane by plane. `f32` only; [`Geometry::of`] says which convolutions.
 
 use crate::flex::{contiguous, gemm_f32, slice, tensor};
 use burn::backend::flex::FlexTensor;
@@ -46,9 +46,8 @@ struct Run {
 }
 
 impl Geometry {
-    /// The geometry when these kernels cover this convolution (`f32`, no groups or
-    /// depthwise); the
-    /// output size is `output_grad`'s or, in the forward pass, computed.
+    /// The geometry when these kernels cover this convolution (`f32`; no groups, or
+    /// depthwise); the output size is `output_grad`'s or, in the forward pass, computed.
     pub(crate) fn of(
         x: &FlexTensor,
         weight: &FlexTensor,

@@ -1,4 +1,4 @@
-//! The `flex` (CPU) backend's [`TrainKernels`]: the GEMM convolution gradients of
+//! The `flex` (CPU) backend's [`TrainKernels`]: the GEMM convolution and gradients of
 //! [`crate::conv`] and the fused batch normalisation of [`crate::batch_norm`], with Burn's
 //! kernels for what they do not cover; and the slice helpers they share.
 
