@@ -26,10 +26,12 @@ type Triple = (FlexTensor, FlexTensor, FlexTensor);
 
 impl Planes {
     /// The planes of the first tensor (the input) when every tensor is `f32` and the input has
-    /// a channel axis.
+    /// a channel axis and values (an empty input keeps Burn's path).
     pub(crate) fn of(tensors: &[&FlexTensor]) -> Option<Self> {
         let shape = tensors.first()?.layout().shape();
-        let ok = shape.num_dims() >= 2 && tensors.iter().all(|t| t.dtype() == DType::F32);
+        let ok = shape.num_dims() >= 2
+            && shape.num_elements() > 0
+            && tensors.iter().all(|t| t.dtype() == DType::F32);
         ok.then(|| Self {
             n: shape[0],
             c: shape[1],
