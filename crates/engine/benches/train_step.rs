@@ -33,8 +33,8 @@ const CASES: &[Case] = &[
         16,
     ),
 ];
-const WARMUP: usize = 1;
-const TIMED: usize = 3;
+const WARMUP: usize = 2;
+const TIMED: usize = 4;
 const THREADS: usize = 2;
 const NUM_CLASSES: usize = 751;
 

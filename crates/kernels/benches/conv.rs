@@ -35,6 +35,14 @@ const CASES: &[Case] = &[
         2,
         144,
     ),
+    (
+        "mobilenet_v2_dw_3x3_960_8x4",
+        [64, 960, 8, 4],
+        960,
+        3,
+        1,
+        960,
+    ),
 ];
 const RUNS: usize = 3;
 const THREADS: usize = 2;

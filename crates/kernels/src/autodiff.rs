@@ -1,11 +1,11 @@
 //! The autodiff side of [`TrainKernels`]: records each operation and, in the backward pass,
 //! asks the inner backend for the gradients.
 
-use crate::TrainKernels;
+use crate::{Activation, TrainKernels};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::ops::ConvOptions;
 use burn::backend::tensor::FloatTensor;
@@ -40,36 +40,113 @@ impl<B: Backend + TrainKernels> Backward<B, 2> for Conv2dBackward {
     }
 }
 
-#[derive(Debug)]
-struct BatchNormBackward;
+/// A tensor of the autodiff backend.
+type Tracked<B, C> = FloatTensor<Autodiff<B, C>>;
 
-impl<B: Backend + TrainKernels> Backward<B, 3> for BatchNormBackward {
-    /// Input and gamma checkpointed; the batch statistics as the forward computed them.
-    type State = (
-        NodeId,
-        NodeId,
-        B::FloatTensorPrimitive,
-        B::FloatTensorPrimitive,
-        f64,
-    );
+/// Batch normalisation + activation, with `N = 4` parents when a residual is added.
+#[derive(Debug)]
+struct BatchNormBackward<const N: usize>;
+
+/// What the backward pass of a batch normalisation keeps: the input and gamma checkpointed,
+/// the batch statistics as the forward computed them, and the output when an activation masks
+/// the gradient.
+#[derive(Debug, Clone)]
+struct BatchNormState<T> {
+    x: NodeId,
+    gamma: NodeId,
+    mean: T,
+    variance: T,
+    output: Option<T>,
+    epsilon: f64,
+    act: Activation,
+}
+
+impl<B: Backend + TrainKernels, const N: usize> Backward<B, N> for BatchNormBackward<N> {
+    type State = BatchNormState<B::FloatTensorPrimitive>;
 
     fn backward(
         self,
-        ops: Ops<Self::State, 3>,
+        ops: Ops<Self::State, N>,
         grads: &mut Gradients,
         checkpointer: &mut Checkpointer,
     ) {
-        let [node_x, node_gamma, node_beta] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (x_state, gamma_state, mean, variance, epsilon) = ops.state;
-        let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
-        let gamma = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(gamma_state);
-        let (dx, dgamma, dbeta) =
-            B::reid_batch_norm_train_backward(x, gamma, mean, variance, epsilon, grad);
-        for (node, g) in [(node_x, dx), (node_gamma, dgamma), (node_beta, dbeta)] {
-            if let Some(node) = node {
+        let state = ops.state;
+        let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(state.x);
+        let gamma = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(state.gamma);
+        // Without an activation the output is not needed: the gradient stands in for it.
+        let output = state.output.unwrap_or_else(|| grad.clone());
+        let residual = ops.parents.get(3).is_some_and(Option::is_some);
+        let (dx, dgamma, dbeta, dresidual) = B::reid_batch_norm_train_backward(
+            x,
+            gamma,
+            state.mean,
+            state.variance,
+            output,
+            state.epsilon,
+            state.act,
+            residual,
+            grad,
+        );
+        let grads_of = [Some(dx), Some(dgamma), Some(dbeta), dresidual];
+        for (node, g) in ops.parents.into_iter().zip(grads_of) {
+            if let (Some(node), Some(g)) = (node, g) {
                 grads.register::<B>(node.id, g);
             }
+        }
+    }
+}
+
+/// Records a batch normalisation over `N` parents (input, gamma, beta[, residual]) and runs it;
+/// the batch statistics come back untracked.
+fn batch_norm_tracked<B, C, const N: usize>(
+    nodes: [NodeGuard; N],
+    [x, gamma, beta]: [Tracked<B, C>; 3],
+    residual: Option<Tracked<B, C>>,
+    epsilon: f64,
+    act: Activation,
+) -> (Tracked<B, C>, Tracked<B, C>, Tracked<B, C>)
+where
+    B: Backend + TrainKernels,
+    C: CheckpointStrategy,
+{
+    let untracked = |t| <Autodiff<B, C> as AutodiffBackend>::from_inner(t);
+    let run = |x: Tracked<B, C>, gamma: Tracked<B, C>, beta: Tracked<B, C>| {
+        let (x, gamma, beta) = (
+            x.into_primitive(),
+            gamma.into_primitive(),
+            beta.into_primitive(),
+        );
+        match residual {
+            Some(r) => {
+                B::reid_batch_norm_add_train(x, gamma, beta, r.into_primitive(), epsilon, act)
+            }
+            None => B::reid_batch_norm_train(x, gamma, beta, epsilon, act),
+        }
+    };
+    match BatchNormBackward::<N>
+        .prepare::<C>(nodes)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let x_state = prep.checkpoint(&x);
+            let gamma_state = prep.checkpoint(&gamma);
+            let (y, mean, variance) = run(x, gamma, beta);
+            let state = BatchNormState {
+                x: x_state,
+                gamma: gamma_state,
+                mean: mean.clone(),
+                variance: variance.clone(),
+                output: (act != Activation::None).then(|| y.clone()),
+                epsilon,
+                act,
+            };
+            (prep.finish(state, y), untracked(mean), untracked(variance))
+        }
+        OpsKind::UnTracked(prep) => {
+            let (y, mean, variance) = run(x, gamma, beta);
+            (prep.finish(y), untracked(mean), untracked(variance))
         }
     }
 }
@@ -105,40 +182,21 @@ impl<B: Backend + TrainKernels, C: CheckpointStrategy> TrainKernels for Autodiff
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        act: Activation,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let untracked = |t| <Self as AutodiffBackend>::from_inner(t);
-        match BatchNormBackward
-            .prepare::<C>([x.node(), gamma.node(), beta.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let gamma_state = prep.checkpoint(&gamma);
-                let (y, mean, variance) = B::reid_batch_norm_train(
-                    x.into_primitive(),
-                    gamma.into_primitive(),
-                    beta.into_primitive(),
-                    epsilon,
-                );
-                let state = (
-                    x_state,
-                    gamma_state,
-                    mean.clone(),
-                    variance.clone(),
-                    epsilon,
-                );
-                (prep.finish(state, y), untracked(mean), untracked(variance))
-            }
-            OpsKind::UnTracked(prep) => {
-                let (y, mean, variance) = B::reid_batch_norm_train(
-                    x.into_primitive(),
-                    gamma.into_primitive(),
-                    beta.into_primitive(),
-                    epsilon,
-                );
-                (prep.finish(y), untracked(mean), untracked(variance))
-            }
-        }
+        let nodes = [x.node(), gamma.node(), beta.node()];
+        batch_norm_tracked::<B, C, 3>(nodes, [x, gamma, beta], None, epsilon, act)
+    }
+
+    fn reid_batch_norm_add_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        epsilon: f64,
+        act: Activation,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let nodes = [x.node(), gamma.node(), beta.node(), residual.node()];
+        batch_norm_tracked::<B, C, 4>(nodes, [x, gamma, beta], Some(residual), epsilon, act)
     }
 }

@@ -1,6 +1,8 @@
 //! Convolution and its gradients on the CPU by blocked GEMM over im2col / col2im, parallel over
 //! samples: `yₙ = W · im2col(xₙ)`, `dW = Σₙ dYₙ · im2col(xₙ)ᵀ` and `dXₙ = col2im(Wᵀ · dYₙ)`;
-//! depthwise gradients plane by plane. `f32` only; [`Geometry::of`] says which convolutions.
+//! depthwise gradients plane by plane ([`depthwise`]). `f32` only; [`Geometry::of`] says which convolutions.
+
+mod depthwise;
 
 use crate::flex::{contiguous, gemm_f32, slice, tensor};
 use burn::backend::flex::FlexTensor;
@@ -8,7 +10,7 @@ use burn::backend::ops::ConvOptions;
 use burn::tensor::DType;
 use gemm::Parallelism;
 use rayon::prelude::*;
-use std::borrow::Cow;
+use std::cell::Cell;
 use std::ops::Range;
 
 /// Columns (output positions × samples) a weight-gradient GEMM gets at least, so that layers
@@ -223,69 +225,6 @@ impl Geometry {
         }
     }
 
-    /// Depthwise input gradient of one plane: `dxp += w[tap] · dyp` along every run.
-    fn depthwise_plane_grad(&self, dyp: &[f32], taps: &[f32], dxp: &mut [f32]) {
-        self.for_each_run(|run| {
-            let wv = taps[run.tap];
-            let dst = &mut dxp[run.iy * self.w..][..self.w];
-            self.scatter(dst, &dyp[self.out_range(run)], run, |d, v| *d += wv * v);
-        });
-    }
-
-    /// Depthwise weight gradient of one plane, added to `dtaps`: `Σ dyp · xp` per tap, the
-    /// products of a row gathered into `scratch` so the sum runs in vector lanes.
-    fn depthwise_plane_weight_grad(
-        &self,
-        xp: &[f32],
-        dyp: &[f32],
-        dtaps: &mut [f32],
-        scratch: &mut [f32],
-    ) {
-        self.for_each_run(|run| {
-            let dy_row = &dyp[self.out_range(run)];
-            let products = &mut scratch[..dy_row.len()];
-            products.copy_from_slice(dy_row);
-            self.gather(products, &xp[run.iy * self.w..][..self.w], run, |d, v| {
-                *d *= v
-            });
-            dtaps[run.tap] += lane_sum(products);
-        });
-    }
-
-    /// Depthwise input gradient, in parallel over planes.
-    fn depthwise_input_grad(&self, wt: &[f32], dy: &[f32]) -> Vec<f32> {
-        let (plane_in, plane_out, taps) = (self.h * self.w, self.l(), self.kh * self.kw);
-        let mut dx = vec![0.0f32; self.n * self.c * plane_in];
-        dx.par_chunks_mut(plane_in.max(1))
-            .enumerate()
-            .for_each(|(p, dxp)| {
-                let ch = p % self.c;
-                let dyp = &dy[p * plane_out..][..plane_out];
-                self.depthwise_plane_grad(dyp, &wt[ch * taps..][..taps], dxp);
-            });
-        dx
-    }
-
-    /// Depthwise weight gradient `[c, 1, kh, kw]`, in parallel over channels.
-    fn depthwise_weight_grad(&self, x: &[f32], dy: &[f32]) -> Vec<f32> {
-        let (plane_in, plane_out, taps) = (self.h * self.w, self.l(), self.kh * self.kw);
-        let mut dw = vec![0.0f32; self.c * taps];
-        dw.par_chunks_mut(taps.max(1))
-            .enumerate()
-            .for_each(|(ch, dtaps)| {
-                let mut scratch = vec![0.0f32; self.ow];
-                for s in 0..self.n {
-                    let p = s * self.c + ch;
-                    let (xp, dyp) = (
-                        &x[p * plane_in..][..plane_in],
-                        &dy[p * plane_out..][..plane_out],
-                    );
-                    self.depthwise_plane_weight_grad(xp, dyp, dtaps, &mut scratch);
-                }
-            });
-        dw
-    }
-
     /// `yₙ = W · im2col(xₙ)`, `[n, o, oh, ow]`, one sample per task; a pointwise convolution
     /// multiplies `xₙ` itself. Not for depthwise convolutions (flex's own kernel is faster).
     pub(crate) fn forward(&self, x: &FlexTensor, weight: &FlexTensor) -> FlexTensor {
@@ -304,9 +243,10 @@ impl Geometry {
                 if self.is_pointwise() {
                     gemm_f32(yn, [o, l, k], lhs, (xn, l as isize, 1), false, threads);
                 } else {
-                    let mut col = vec![0.0f32; k * l];
-                    self.im2col(xn, &mut col, l, 0);
-                    gemm_f32(yn, [o, l, k], lhs, (&col, l as isize, 1), false, threads);
+                    with_scratch(k * l, |col| {
+                        self.im2col(xn, col, l, 0);
+                        gemm_f32(yn, [o, l, k], lhs, (col, l as isize, 1), false, threads);
+                    });
                 }
             });
         tensor(y, shape)
@@ -339,16 +279,15 @@ impl Geometry {
                 || vec![0.0f32; o * k],
                 |mut acc, &(first, end)| {
                     let depth = (end - first) * l;
-                    let (dys, cols) = if end - first == 1 && self.is_pointwise() {
+                    if end - first == 1 && self.is_pointwise() {
                         // One sample of a pointwise convolution: dYₙ and xₙ are the operands.
-                        let (dyn_, xn) = (
-                            &dy[first * o * l..][..o * l],
-                            &x[first * in_len..][..in_len],
-                        );
-                        (Cow::Borrowed(dyn_), Cow::Borrowed(xn))
-                    } else {
-                        let mut dys = vec![0.0f32; o * depth];
-                        let mut cols = vec![0.0f32; k * depth];
+                        let dyn_ = &dy[first * o * l..][..o * l];
+                        let xn = &x[first * in_len..][..in_len];
+                        accumulate_dw(&mut acc, [o, k, depth], dyn_, xn);
+                        return acc;
+                    }
+                    with_scratch((o + k) * depth, |scratch| {
+                        let (dys, cols) = scratch.split_at_mut(o * depth);
                         for (slot, s) in (first..end).enumerate() {
                             let dyn_ = &dy[s * o * l..(s + 1) * o * l];
                             for oc in 0..o {
@@ -356,19 +295,10 @@ impl Geometry {
                                     .copy_from_slice(&dyn_[oc * l..(oc + 1) * l]);
                             }
                             let xn = &x[s * in_len..(s + 1) * in_len];
-                            self.im2col(xn, &mut cols, depth, slot * l);
+                            self.im2col(xn, cols, depth, slot * l);
                         }
-                        (Cow::Owned(dys), Cow::Owned(cols))
-                    };
-                    // acc[o, k] += dys[o, depth] · cols[k, depth]ᵀ
-                    gemm_f32(
-                        &mut acc,
-                        [o, k, depth],
-                        (&dys, depth as isize, 1),
-                        (&cols, 1, depth as isize),
-                        true,
-                        Parallelism::None,
-                    );
+                        accumulate_dw(&mut acc, [o, k, depth], dys, cols);
+                    });
                     acc
                 },
             )
@@ -403,24 +333,37 @@ impl Geometry {
                 if self.is_pointwise() {
                     gemm_f32(dxn, [k, l, o], lhs, rhs, false, threads);
                 } else {
-                    let mut col = vec![0.0f32; k * l];
-                    gemm_f32(&mut col, [k, l, o], lhs, rhs, false, threads);
-                    self.col2im(&col, dxn);
+                    with_scratch(k * l, |col| {
+                        gemm_f32(col, [k, l, o], lhs, rhs, false, threads);
+                        self.col2im(col, dxn);
+                    });
                 }
             });
         tensor(dx, shape)
     }
 }
 
-/// `Σ values` in eight independent lanes (so it vectorises), then across them.
-fn lane_sum(values: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let chunks = values.chunks_exact(8);
-    let rest: f32 = chunks.remainder().iter().sum();
-    for chunk in chunks {
-        for (l, v) in lanes.iter_mut().zip(chunk) {
-            *l += v;
-        }
+thread_local! {
+    /// Each thread's im2col / col2im buffer, kept between calls: a fresh one per sample costs
+    /// the allocator's page clearing on every convolution.
+    static SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer of `len` values (contents unspecified). The buffer
+/// is taken out while `f` runs, so a task that Rayon nests inside `f` on this thread gets a
+/// buffer of its own.
+pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    let mut buffer = SCRATCH.take();
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
     }
-    lanes.iter().sum::<f32>() + rest
+    let result = f(&mut buffer[..len]);
+    SCRATCH.set(buffer);
+    result
+}
+
+/// `acc[o, k] += dys[o, depth] · cols[k, depth]ᵀ`.
+fn accumulate_dw(acc: &mut [f32], [o, k, depth]: [usize; 3], dys: &[f32], cols: &[f32]) {
+    let (dys, cols) = ((dys, depth as isize, 1), (cols, 1, depth as isize));
+    gemm_f32(acc, [o, k, depth], dys, cols, true, Parallelism::None);
 }

@@ -2,9 +2,10 @@
 //! [`crate::conv`] and the fused batch normalisation of [`crate::batch_norm`], with Burn's
 //! kernels for what they do not cover; and the slice helpers they share.
 
-use crate::TrainKernels;
 use crate::batch_norm;
 use crate::conv::Geometry;
+use crate::generic;
+use crate::{Activation, TrainKernels};
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ConvOptions, ModuleOps};
@@ -48,14 +49,20 @@ impl TrainKernels for Flex {
         gamma: FlexTensor,
         beta: FlexTensor,
         epsilon: f64,
+        act: Activation,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        match batch_norm::Planes::of(&[&x, &gamma, &beta]) {
-            Some(p) => p.forward(&x, &gamma, &beta, epsilon),
-            None => {
-                let r = Self::batch_norm_train(x, gamma, beta, epsilon);
-                (r.output, r.mean, r.variance)
-            }
-        }
+        batch_norm_train(x, gamma, beta, None, epsilon, act)
+    }
+
+    fn reid_batch_norm_add_train(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        residual: FlexTensor,
+        epsilon: f64,
+        act: Activation,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        batch_norm_train(x, gamma, beta, Some(residual), epsilon, act)
     }
 
     fn reid_batch_norm_train_backward(
@@ -63,17 +70,56 @@ impl TrainKernels for Flex {
         gamma: FlexTensor,
         mean: FlexTensor,
         variance: FlexTensor,
+        output: FlexTensor,
         epsilon: f64,
+        act: Activation,
+        residual: bool,
         output_grad: FlexTensor,
-    ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        match batch_norm::Planes::of(&[&x, &gamma, &mean, &variance, &output_grad]) {
-            Some(p) => p.backward(&x, &gamma, &mean, &variance, epsilon, &output_grad),
-            None => {
-                let r =
-                    Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
-                (r.x_grad, r.gamma_grad, r.beta_grad)
-            }
+    ) -> (FlexTensor, FlexTensor, FlexTensor, Option<FlexTensor>) {
+        let tensors = [&x, &gamma, &mean, &variance, &output, &output_grad].map(Some);
+        match batch_norm::Planes::of(&tensors) {
+            Some(p) => p.backward(
+                &x,
+                &gamma,
+                &mean,
+                &variance,
+                &output,
+                epsilon,
+                act,
+                residual,
+                &output_grad,
+            ),
+            None => generic::batch_norm_train_backward::<Self>(
+                x,
+                gamma,
+                mean,
+                variance,
+                output,
+                epsilon,
+                act,
+                residual,
+                output_grad,
+            ),
         }
+    }
+}
+
+/// The fused batch normalisation when it covers the tensors (`f32`, a residual of the input's
+/// shape), Burn's operations otherwise.
+fn batch_norm_train(
+    x: FlexTensor,
+    gamma: FlexTensor,
+    beta: FlexTensor,
+    residual: Option<FlexTensor>,
+    epsilon: f64,
+    act: Activation,
+) -> (FlexTensor, FlexTensor, FlexTensor) {
+    let same_shape = residual
+        .as_ref()
+        .is_none_or(|r| r.layout().shape() == x.layout().shape());
+    match batch_norm::Planes::of(&[Some(&x), Some(&gamma), Some(&beta), residual.as_ref()]) {
+        Some(p) if same_shape => p.forward(&x, &gamma, &beta, residual.as_ref(), epsilon, act),
+        _ => generic::batch_norm_train::<Flex>(x, gamma, beta, residual, epsilon, act),
     }
 }
 

@@ -112,6 +112,16 @@ fn depthwise_convolutions_match_burn() {
     check(([2, 6, 8, 7], 6, [3, 3], opts([1, 1], [(1, 1); 2], 1, 6)));
     check(([3, 5, 9, 8], 5, [3, 3], opts([2, 2], [(1, 1); 2], 1, 5)));
     check(([1, 4, 7, 7], 4, [5, 5], opts([1, 1], [(2, 2); 2], 1, 4)));
+    // MobileNetV2's late 8×4 maps; strides, dilation and padding differing by axis; a kernel
+    // wider than the padded input allows for some offsets.
+    check(([2, 6, 8, 4], 6, [3, 3], opts([1, 1], [(1, 1); 2], 1, 6)));
+    check((
+        [2, 4, 11, 9],
+        4,
+        [3, 3],
+        opts([2, 1], [(0, 1), (1, 0)], 2, 4),
+    ));
+    check(([1, 3, 3, 3], 3, [5, 5], opts([1, 1], [(2, 2); 2], 1, 3)));
 }
 
 #[test]

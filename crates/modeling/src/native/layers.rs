@@ -1,14 +1,14 @@
-//! Building blocks shared by the native (Burn) networks: convolution and BatchNorm (through
-//! reid-kernels' faster CPU training) + optional ReLU6, and the BNNeck embedding head of the BoT
-//! recipe.
+//! Building blocks shared by the native (Burn) networks: convolution and BatchNorm with an
+//! optional residual sum and activation (fused by reid-kernels in CPU training), and the BNNeck
+//! embedding head of the BoT recipe.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use burn::tensor::ops::ConvOptions;
 use reid_config::NeckFeat;
+pub use reid_kernels::Activation;
 
 /// `k × k` convolution (no bias, "same" padding, optional groups) → BatchNorm → ReLU6 if `act`.
 #[derive(Module, Debug)]
@@ -40,27 +40,34 @@ impl ConvBn {
         }
     }
 
+    /// Convolution → BatchNorm → ReLU6 if `act`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let act = if self.act {
+            Activation::Relu6
+        } else {
+            Activation::None
+        };
+        self.forward_with(x, None, act)
+    }
+
+    /// `act(BatchNorm(conv(x)) + residual)`.
+    pub fn forward_with(
+        &self,
+        x: Tensor<4>,
+        residual: Option<Tensor<4>>,
+        act: Activation,
+    ) -> Tensor<4> {
         let conv = &self.conv;
         let [ph, pw] = conv.kernel_size.map(same_padding);
         let options = ConvOptions::new(conv.stride, [ph, pw], conv.dilation, conv.groups);
         let x = reid_kernels::conv2d(x, conv.weight.val(), options);
-        let x = reid_kernels::batch_norm(&self.bn, x);
-        if self.act { relu6(x) } else { x }
+        reid_kernels::batch_norm(&self.bn, x, residual, act)
     }
 }
 
 /// Padding of a `kernel`-wide convolution that keeps the size at stride 1 (odd kernels).
 fn same_padding(kernel: usize) -> usize {
     (kernel - 1) / 2
-}
-
-/// `min(max(x, 0), 6)` as `relu(x) − relu(x − 6)`: equal to the clamp for |x| < 2²³ (`x − 6` is
-/// then exact, so `x − (x − 6)` is exactly 6), but trained through Burn's ReLU kernels, where
-/// the clamp's autodiff masks every element twice (14 % of a MobileNetV2 training step on
-/// `flex`, measured with perf).
-pub fn relu6(x: Tensor<4>) -> Tensor<4> {
-    relu(x.clone()) - relu(x - 6.0)
 }
 
 /// Global average pooling → optional linear reduction to `feat_dim` → BatchNorm1d neck (its
@@ -105,7 +112,7 @@ impl BnNeckHead {
 
     fn neck(&self, global: Tensor<2>) -> Tensor<2> {
         match &self.bnneck {
-            Some(bn) => reid_kernels::batch_norm(bn, global),
+            Some(bn) => reid_kernels::batch_norm(bn, global, None, Activation::None),
             None => global,
         }
     }
@@ -125,24 +132,5 @@ impl BnNeckHead {
             NeckFeat::Before => g,
             NeckFeat::After => self.neck(g),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relu6_equals_the_clamp_and_passes_nan() {
-        let device = Device::flex();
-        let xs = [
-            -1e6, -3.0, -0.0, 0.0, 1e-7, 2.5, 5.999_999, 6.0, 6.000_001, 7.25, 1e6, 8e6,
-        ];
-        let x = Tensor::<1>::from_floats(xs, &device).reshape([1, 1, 3, 4]);
-        let ours = relu6(x.clone()).into_data().try_to_vec::<f32>().unwrap();
-        let clamp = x.clamp(0.0, 6.0).into_data().try_to_vec::<f32>().unwrap();
-        assert_eq!(ours, clamp);
-        let nan = Tensor::<1>::from_floats([f32::NAN], &device).reshape([1, 1, 1, 1]);
-        assert!(relu6(nan).into_scalar::<f32>().is_nan());
     }
 }

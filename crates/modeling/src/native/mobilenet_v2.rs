@@ -2,7 +2,7 @@
 //! `features` so that ImageNet weights load by name (see [`torchvision_key`]). Output stride 32,
 //! or 16 with `last_stride: 1`; 1280 channels.
 
-use super::layers::ConvBn;
+use super::layers::{Activation, ConvBn};
 use burn::prelude::*;
 
 /// Expansion → depthwise 3×3 → linear projection, with a residual when shapes allow.
@@ -30,8 +30,9 @@ impl InvertedResidual {
             Some(e) => e.forward(x.clone()),
             None => x.clone(),
         };
-        let y = self.project.forward(self.dw.forward(y));
-        if self.residual { x + y } else { y }
+        let residual = self.residual.then_some(x);
+        self.project
+            .forward_with(self.dw.forward(y), residual, Activation::None)
     }
 }
 

@@ -2,11 +2,10 @@
 //! the TAO / BoT ReID backbones, with `last_stride` 1 keeping `layer4` at stride 1. Parameter
 //! names map from torchvision's state dict by [`torchvision_key`], so ImageNet weights load.
 
-use super::layers::ConvBn;
+use super::layers::{Activation, ConvBn};
 use burn::nn::PaddingConfig2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 /// A residual block: basic (two 3×3) or bottleneck (1×1 → 3×3 → 1×1 at 4× width).
 #[derive(Module, Debug)]
@@ -44,12 +43,15 @@ impl Block {
             Some(d) => d.forward(x.clone()),
             None => x.clone(),
         };
-        let y = self.conv2.forward(relu(self.conv1.forward(x)));
-        let y = match &self.conv3 {
-            Some(c) => c.forward(relu(y)),
-            None => y,
-        };
-        relu(y + shortcut)
+        let y = self.conv1.forward_with(x, None, Activation::Relu);
+        match &self.conv3 {
+            Some(c) => c.forward_with(
+                self.conv2.forward_with(y, None, Activation::Relu),
+                Some(shortcut),
+                Activation::Relu,
+            ),
+            None => self.conv2.forward_with(y, Some(shortcut), Activation::Relu),
+        }
     }
 }
 
@@ -112,7 +114,9 @@ impl ResNet {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = self.pool.forward(relu(self.stem.forward(x)));
+        let mut x = self
+            .pool
+            .forward(self.stem.forward_with(x, None, Activation::Relu));
         for stage in &self.layers {
             for block in stage {
                 x = block.forward(x);
