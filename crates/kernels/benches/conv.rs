@@ -43,6 +43,22 @@ const CASES: &[Case] = &[
         1,
         960,
     ),
+    (
+        "mobilenet_v2_256_dw_3x3_s2_96",
+        [32, 96, 128, 64],
+        96,
+        3,
+        2,
+        96,
+    ),
+    (
+        "mobilenet_v2_256_dw_3x3_144",
+        [32, 144, 64, 32],
+        144,
+        3,
+        1,
+        144,
+    ),
 ];
 const RUNS: usize = 3;
 const THREADS: usize = 2;
