@@ -7,7 +7,6 @@ use anyhow::{Context, Result, bail};
 use reid_config::Spec;
 use reid_data::{Preprocessor, dataset::summarize};
 use reid_engine::{ExtractOptions, Extracted};
-use reid_evaluation::rerank::ReRankParams;
 use reid_modeling::{Embedder, ModelKey};
 use std::path::{Path, PathBuf};
 
@@ -113,14 +112,5 @@ pub fn required(choices: &[Option<&PathBuf>], keys: &str) -> Result<PathBuf> {
             "missing setting: give {keys} (in the spec or as {}=…)",
             keys.split(" or ").next().unwrap_or(keys)
         ),
-    }
-}
-
-/// The spec's `re_ranking.k1 / k2 / lambda_value`.
-pub fn rerank_params(spec: &Spec) -> ReRankParams {
-    ReRankParams {
-        k1: spec.re_ranking.k1,
-        k2: spec.re_ranking.k2,
-        lambda_value: spec.re_ranking.lambda_value,
     }
 }

@@ -3,15 +3,14 @@
 //! `evaluate/results.json`, a CMC-curve PNG and a sampled-matches PNG.
 
 use crate::CommonArgs;
-use crate::common::{Experiment, required, rerank_params};
+use crate::common::{Experiment, required};
 use anyhow::{Context, Result, bail};
-use reid_config::Metric;
 use reid_data::dataset::{parse_market_name, summarize};
 use reid_data::{Features, ImageSet, SetName, Skipped};
+use reid_engine::ranking::Ranking;
+use reid_evaluation::DistMat;
 use reid_evaluation::metrics::{self, Labels};
 use reid_evaluation::plots::{self, Match, MatchRow};
-use reid_evaluation::rerank::re_rank;
-use reid_evaluation::{DistMat, Distance, distance_matrix};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -145,15 +144,7 @@ fn rank(
     }
     query.features.l2_normalize();
     gallery.features.l2_normalize();
-    let dist = if spec.re_ranking.re_ranking {
-        re_rank(&query.features, &gallery.features, &rerank_params(spec))
-    } else {
-        let distance = match spec.evaluate.metric {
-            Metric::Euclidean => Distance::Euclidean,
-            Metric::Cosine => Distance::Cosine,
-        };
-        distance_matrix(&query.features, &gallery.features, distance)
-    };
+    let dist = Ranking::of_spec(spec).distances(&query.features, &gallery.features);
     let m = metrics::evaluate(&dist, query.labels(), gallery.labels(), MAX_RANK);
     if m.num_valid_query == 0 {
         bail!(

@@ -1,10 +1,11 @@
 //! `reid serve`: the embedding and gallery-search service, configured by the spec's `serve.*`
 //! keys (the flags win) and the model's pre-processing (its metadata, else the spec's).
 
-use crate::common::{model_key, rerank_params};
+use crate::common::model_key;
 use anyhow::{Context, Result, bail};
 use reid_config::Spec;
 use reid_data::Preprocessor;
+use reid_engine::ranking::rerank_params;
 use reid_serve::ServeOptions;
 use reid_serve::api::Limits;
 use reid_serve::batcher::BatchPolicy;
@@ -80,7 +81,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             max_image_pixels: cfg.max_image_pixels,
             max_top_k: cfg.max_top_k,
         },
-        rerank: rerank_params(&spec),
+        rerank: rerank_params(&spec.re_ranking),
     };
     reid_serve::serve(opts, model, pre)?;
     Ok(())

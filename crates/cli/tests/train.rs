@@ -31,7 +31,10 @@ fn export(results: &Path, checkpoint: &Path, overrides: &[&str]) -> std::process
 #[test]
 fn training_writes_status_checkpoints_and_validates_like_evaluate() {
     let dir = tempfile::tempdir().unwrap();
-    ok(&train(dir.path(), &["train.num_epochs=2"]));
+    ok(&train(
+        dir.path(),
+        &["train.num_epochs=2", "re_ranking.re_ranking=true"],
+    ));
     let lines = statuses(dir.path());
     assert_eq!(lines.len(), 2);
     for (i, l) in lines.iter().enumerate() {
@@ -53,25 +56,33 @@ fn training_writes_status_checkpoints_and_validates_like_evaluate() {
     let spec_copy = std::fs::read_to_string(dir.path().join("train/experiment.yaml")).unwrap();
     assert!(spec_copy.contains("num_epochs: 2"), "{spec_copy}");
 
-    // The checkpoint through `reid evaluate` gives the rank-1/mAP training reported.
+    // The checkpoint through `reid evaluate` gives the rank-1/mAP training reported, plain and
+    // re-ranked.
     let ckpt = lines[1]["checkpoint"].as_str().unwrap();
-    let eval_dir = dir.path().join("eval");
-    ok(&reid(&[
-        "evaluate",
-        "-e",
-        SPEC,
-        "-r",
-        eval_dir.to_str().unwrap(),
-        &format!("evaluate.checkpoint={ckpt}"),
-        "evaluate.num_sampled_matches=0",
-    ]));
-    let results = read_json(&eval_dir.join("evaluate/results.json"));
-    for (key, status_key) in [("rank1", "rank1"), ("mAP", "mAP")] {
-        let (a, b) = (
-            results[key].as_f64().unwrap(),
-            lines[1][status_key].as_f64().unwrap(),
-        );
-        assert!((a - b).abs() < 1e-9, "{key}: evaluate {a} vs training {b}");
+    for (re_ranking, suffix) in [("false", ""), ("true", "_re_ranked")] {
+        let eval_dir = dir.path().join(format!("eval{suffix}"));
+        ok(&reid(&[
+            "evaluate",
+            "-e",
+            SPEC,
+            "-r",
+            eval_dir.to_str().unwrap(),
+            &format!("evaluate.checkpoint={ckpt}"),
+            &format!("re_ranking.re_ranking={re_ranking}"),
+            "evaluate.num_sampled_matches=0",
+        ]));
+        let results = read_json(&eval_dir.join("evaluate/results.json"));
+        for key in ["rank1", "mAP"] {
+            let status_key = format!("{key}{suffix}");
+            let (a, b) = (
+                results[key].as_f64().unwrap(),
+                lines[1][&status_key].as_f64().unwrap(),
+            );
+            assert!(
+                (a - b).abs() < 1e-9,
+                "{status_key}: evaluate {a} vs training {b}"
+            );
+        }
     }
 }
 
@@ -188,6 +199,7 @@ fn a_swin_transformer_trains_with_the_tao_recipe_and_exports_exactly() {
     for l in &lines {
         assert!(l["loss"].as_f64().unwrap().is_finite(), "{l}");
         assert!(l["rank1"].as_f64().is_some(), "{l}");
+        assert!(l.get("rank1_re_ranked").is_none(), "re-ranking is off: {l}");
     }
     // TAO's cosine schedule: warm-up from 0.01·base, then halfway down the cosine at epoch 2.
     assert!(

@@ -4,6 +4,7 @@
 pub mod bench;
 mod error;
 pub mod extract;
+pub mod ranking;
 pub mod train;
 
 pub use error::EngineError;

@@ -14,6 +14,7 @@ mod validate;
 
 use crate::error::EngineError;
 use crate::extract::ExtractOptions;
+use crate::ranking::Ranking;
 use burn::module::ParamGroup;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -236,6 +237,8 @@ pub fn train(
             peak_rss_bytes: crate::bench::peak_rss_bytes(),
             rank1: None,
             map: None,
+            rank1_re_ranked: None,
+            map_re_ranked: None,
             checkpoint: None,
         };
         if due {
@@ -252,15 +255,22 @@ pub fn train(
                     workers: ds.num_workers,
                     label: String::new(),
                 };
-                let (r1, map) = validate::rank1_map(
+                let mut rankings = vec![Ranking::plain(spec)];
+                if spec.re_ranking.re_ranking {
+                    rankings.push(Ranking::of_spec(spec));
+                }
+                let scores = validate::rank1_map(
                     &mut model,
                     &net_config.preprocessor(),
                     query,
                     gallery,
                     &opts,
+                    &rankings,
                 )?;
-                line.rank1 = Some(r1);
-                line.map = Some(map);
+                (line.rank1, line.map) = (Some(scores[0].0), Some(scores[0].1));
+                if let Some(&(r1, map)) = scores.get(1) {
+                    (line.rank1_re_ranked, line.map_re_ranked) = (Some(r1), Some(map));
+                }
             }
             line.checkpoint = Some(checkpoint_path(out_dir, done));
         }
@@ -269,10 +279,7 @@ pub fn train(
             t.num_epochs,
             line.loss,
             line.img_per_s,
-            line.rank1
-                .zip(line.map)
-                .map(|(r, m)| format!(", rank-1 {:.2}%, mAP {:.2}%", 100.0 * r, 100.0 * m))
-                .unwrap_or_default(),
+            line.metrics_text(),
             line.checkpoint
                 .as_ref()
                 .map(|p| format!(", checkpoint {}", p.display()))

@@ -32,8 +32,36 @@ pub struct EpochStatus {
     pub rank1: Option<f64>,
     #[serde(rename = "mAP", skip_serializing_if = "Option::is_none")]
     pub map: Option<f64>,
+    /// Rank-1 and mAP after k-reciprocal re-ranking, when the spec enables `re_ranking`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank1_re_ranked: Option<f64>,
+    #[serde(
+        rename = "mAP_re_ranked",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub map_re_ranked: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<PathBuf>,
+}
+
+impl EpochStatus {
+    /// The validation figures for the log (`", rank-1 48.24%, mAP 49.22%"`), empty without.
+    pub fn metrics_text(&self) -> String {
+        [
+            (self.rank1, self.map, ""),
+            (self.rank1_re_ranked, self.map_re_ranked, " re-ranked"),
+        ]
+        .into_iter()
+        .filter_map(|(r, m, how)| {
+            Some(format!(
+                ", rank-1{how} {:.2}%, mAP{how} {:.2}%",
+                100.0 * r?,
+                100.0 * m?
+            ))
+        })
+        .collect()
+    }
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
@@ -99,6 +127,8 @@ mod tests {
             peak_rss_bytes: None,
             rank1: None,
             map: Some(0.5),
+            rank1_re_ranked: None,
+            map_re_ranked: None,
             checkpoint: None,
         }
     }

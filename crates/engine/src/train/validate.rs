@@ -1,12 +1,12 @@
 //! Validation during training: the network in evaluation mode embeds the spec's query and test
-//! sets through the same extraction path as `reid evaluate`, and rank-1 / mAP are computed on
-//! L2-normalised features with Euclidean distance (no re-ranking).
+//! sets through the same extraction path as `reid evaluate`, and rank-1 / mAP are computed by
+//! the same ranking rules (`crate::ranking`).
 
 use crate::error::EngineError;
 use crate::extract::{ExtractOptions, extract};
+use crate::ranking::Ranking;
 use reid_data::{ImageSet, Preprocessor};
 use reid_evaluation::metrics::{self, Labels};
-use reid_evaluation::{Distance, distance_matrix};
 use reid_modeling::Embedder;
 use std::path::{Path, PathBuf};
 
@@ -28,14 +28,15 @@ impl Side {
     }
 }
 
-/// Rank-1 and mAP of `model` on (query, gallery).
+/// Rank-1 and mAP of `model` on (query, gallery) under each of `rankings`, in that order.
 pub fn rank1_map(
     model: &mut dyn Embedder,
     pre: &Preprocessor,
     query: &Side,
     gallery: &Side,
     opts: &ExtractOptions,
-) -> Result<(f64, f64), EngineError> {
+    rankings: &[Ranking],
+) -> Result<Vec<(f64, f64)>, EngineError> {
     let mut embed = |side: &Side, label: &str| -> Result<_, EngineError> {
         let opts = ExtractOptions {
             label: label.to_owned(),
@@ -49,9 +50,7 @@ pub fn rank1_map(
     };
     let (qf, qp, qc) = embed(query, "val query")?;
     let (gf, gp, gc) = embed(gallery, "val test")?;
-    let dist = distance_matrix(&qf, &gf, Distance::Euclidean);
-    let m = metrics::evaluate(
-        &dist,
+    let (q, g) = (
         Labels {
             pids: &qp,
             camids: &qc,
@@ -60,7 +59,12 @@ pub fn rank1_map(
             pids: &gp,
             camids: &gc,
         },
-        1,
     );
-    Ok((m.rank(1), m.map))
+    Ok(rankings
+        .iter()
+        .map(|r| {
+            let m = metrics::evaluate(&r.distances(&qf, &gf), q, g, 1);
+            (m.rank(1), m.map)
+        })
+        .collect())
 }
