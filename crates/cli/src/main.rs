@@ -71,6 +71,7 @@ fn main() -> ExitCode {
         )
         .with_target(false)
         .init();
+    reid_engine::memory::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train::run(&args),

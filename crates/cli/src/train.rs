@@ -1,10 +1,11 @@
 //! `reid train`: trains a native network as the spec says into `RESULTS_DIR/train/`
-//! (checkpoints, `status.jsonl`, the effective spec as `experiment.yaml`), resuming from
-//! `train.resume` or the newest checkpoint there.
+//! (checkpoints, `status.jsonl`, `training_curves.png`, the effective spec as `experiment.yaml`),
+//! resuming from `train.resume` or the newest checkpoint there.
 
 use crate::CommonArgs;
 use crate::common::Experiment;
 use anyhow::{Context, Result};
+use reid_engine::train::{CURVES_FILE, STATUS_FILE};
 
 pub fn run(args: &CommonArgs) -> Result<()> {
     let exp = Experiment::load(args)?;
@@ -29,13 +30,16 @@ pub fn run(args: &CommonArgs) -> Result<()> {
                 last.loss,
                 last.img_per_s
             );
-            if let (Some(r1), Some(map)) = (last.rank1, last.map) {
-                println!("  rank-1 {:.2}%, mAP {:.2}%", 100.0 * r1, 100.0 * map);
+            let scores = last.metrics_text();
+            if let Some(scores) = scores.strip_prefix(", ") {
+                println!("  {scores}");
             }
             if let Some(path) = checkpoint {
                 println!("checkpoint: {}", path.display());
             }
-            println!("status: {}", out_dir.join("status.jsonl").display());
+            for file in [STATUS_FILE, CURVES_FILE] {
+                println!("{}", out_dir.join(file).display());
+            }
         }
     }
     Ok(())

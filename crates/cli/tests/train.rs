@@ -53,6 +53,8 @@ fn training_writes_status_checkpoints_and_validates_like_evaluate() {
     // Warm-up: lr rises linearly from 0.1·base to base over 2 epochs.
     assert!((lines[0]["lr"].as_f64().unwrap() - 3.5e-5).abs() < 1e-9);
     assert!((lines[1]["lr"].as_f64().unwrap() - 3.5e-4 * 0.55).abs() < 1e-9);
+    let curves = image::open(dir.path().join("train/training_curves.png")).unwrap();
+    assert_eq!((curves.width(), curves.height()), (1500, 500));
     let spec_copy = std::fs::read_to_string(dir.path().join("train/experiment.yaml")).unwrap();
     assert!(spec_copy.contains("num_epochs: 2"), "{spec_copy}");
 
@@ -131,7 +133,7 @@ fn a_killed_run_resumes_from_its_last_checkpoint() {
             a["epoch"]
         );
     }
-    // Every checkpoint loads; a finished run has nothing left to do.
+    // Every checkpoint loads; a finished run has nothing left to train ...
     for e in 1..=3 {
         let ckpt = killed.join(format!("train/model_epoch_00{e}.ckpt"));
         ok(&reid(&[
@@ -143,8 +145,16 @@ fn a_killed_run_resumes_from_its_last_checkpoint() {
             &format!("inference.checkpoint={}", ckpt.display()),
         ]));
     }
+    // ... but redraws the training curves from status.jsonl.
+    let curves = killed.join("train/training_curves.png");
+    std::fs::remove_file(&curves).unwrap();
     let again = ok(&train(&killed, &[]));
     assert!(again.contains("nothing to do"), "{again}");
+    assert!(
+        image::open(&curves).is_ok(),
+        "{} not redrawn",
+        curves.display()
+    );
 }
 
 #[test]

@@ -48,6 +48,8 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     if let Some(case) = args.iter().find_map(|a| a.strip_prefix("child=")) {
+        // The allocator policy of the `reid` binary.
+        reid_engine::memory::keep_freed_memory();
         println!("{}", run_case(case));
         return;
     }

@@ -4,6 +4,7 @@
 pub mod bench;
 mod error;
 pub mod extract;
+pub mod memory;
 pub mod ranking;
 pub mod train;
 

@@ -1,6 +1,7 @@
 //! Result pictures: the CMC curve ([`plot_cmc`]), the grid of sampled queries with their top
-//! matches ([`plot_sampled_matches`]) and camera frames with labelled boxes ([`plot_boxes`]), all
-//! written as PNG files (frames as JPEG when `out` says so).
+//! matches ([`plot_sampled_matches`]), camera frames with labelled boxes ([`plot_boxes`]) and a
+//! run's training curves ([`training`]), all written as PNG files (frames as JPEG when `out` says
+//! so).
 //!
 //! Drawing goes through plotters' bitmap backend into an RGB buffer that the `image` crate encodes.
 //! Text uses the vendored DejaVu Sans (`assets/fonts`), so no system font is needed.
@@ -19,6 +20,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
 use rayon::prelude::*;
 use reid_data::Preprocessor;
+
+pub mod training;
 
 /// Why a picture could not be written; every variant names the file at fault.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +64,11 @@ pub struct Match {
 
 const FONT: &str = "sans-serif";
 static DEJAVU_SANS: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+
+/// The charts' shared style: grid lines and the legend's frame.
+const GRID_BOLD: RGBColor = RGBColor(215, 215, 215);
+const GRID_LIGHT: RGBColor = RGBColor(240, 240, 240);
+const LEGEND_BORDER: RGBColor = RGBColor(180, 180, 180);
 
 const CMC_SIZE: (u32, u32) = (800, 600);
 const CMC_LINE: RGBColor = RGBColor(31, 119, 180);
@@ -111,23 +119,16 @@ pub fn plot_cmc(cmc: &[f64], title: &str, out: &Path) -> Result<(), PlotError> {
             .x_label_area_size(50)
             .y_label_area_size(65)
             .build_cartesian_2d((1.0 - x_pad)..(n + x_pad), y_min..y_max)?;
-        let rank_label = |x: &f64| {
-            if x.fract() == 0.0 {
-                format!("{x:.0}")
-            } else {
-                String::new()
-            }
-        };
         chart
             .configure_mesh()
             .x_desc("Rank")
             .y_desc("Matching rate (%)")
             .axis_desc_style((FONT, 18))
             .label_style((FONT, 16))
-            .x_label_formatter(&rank_label)
+            .x_label_formatter(&integer_label)
             .y_label_formatter(&|y| format!("{y:.0}"))
-            .bold_line_style(RGBColor(215, 215, 215))
-            .light_line_style(RGBColor(240, 240, 240))
+            .bold_line_style(GRID_BOLD)
+            .light_line_style(GRID_LIGHT)
             .draw()?;
         chart
             .draw_series(LineSeries::new(
@@ -146,18 +147,12 @@ pub fn plot_cmc(cmc: &[f64], title: &str, out: &Path) -> Result<(), PlotError> {
         }
         // A rising curve leaves the lower right free, unless it stays in the lower half.
         let ends_high = points.last().is_some_and(|p| p.1 > (y_min + y_max) / 2.0);
-        chart
-            .configure_series_labels()
-            .position(if ends_high {
-                SeriesLabelPosition::LowerRight
-            } else {
-                SeriesLabelPosition::UpperRight
-            })
-            .margin(15)
-            .label_font((FONT, 16))
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .draw()?;
+        let corner = if ends_high {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperRight
+        };
+        draw_legend(&mut chart, corner, 15, 16)?;
         Ok(())
     })?;
     save_png(&img, out)
@@ -329,6 +324,33 @@ fn fit_text<DB: DrawingBackend>(
         }
     }
     Ok(String::new())
+}
+
+/// Draws `chart`'s legend in the charts' style at `position`, `margin` pixels from the corner,
+/// in `pt`-point text.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    margin: u32,
+    pt: u32,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .margin(margin)
+        .label_font((FONT, pt))
+        .background_style(WHITE.mix(0.9))
+        .border_style(LEGEND_BORDER)
+        .draw()
+}
+
+/// Axis label for a whole-number axis (ranks, epochs): the number at integers, nothing between.
+fn integer_label(x: &f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        String::new()
+    }
 }
 
 /// Registers the embedded DejaVu Sans with plotters once; false if the font was rejected.

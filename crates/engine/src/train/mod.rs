@@ -4,7 +4,8 @@
 //! configured losses; every `checkpoint_interval` epochs and at the end it writes a checkpoint
 //! holding the weights and the whole training state (optimiser, center-loss centers), validates
 //! on the query/test sets when the spec names them, and appends a line to `status.jsonl`
-//! (`status`). A run resumes from `train.resume` or from the newest checkpoint in its folder.
+//! (`status`), then redraws `training_curves.png` from those lines. A run resumes (redrawing the
+//! picture) from `train.resume` or from the newest checkpoint in its folder.
 
 pub mod data;
 pub mod optim;
@@ -23,6 +24,7 @@ use data::TrainSet;
 use indicatif::{ProgressBar, ProgressStyle};
 use reid_config::{OptimConfig, PretrainChoice, Spec};
 use reid_data::Augmenter;
+use reid_evaluation::plots::training::plot_training;
 use reid_modeling::native::checkpoint::{self, CheckpointHeader, Sections};
 use reid_modeling::native::losses::{CenterLoss, LossConfig, reid_loss};
 use reid_modeling::native::net::{NetConfig, ReidNet};
@@ -32,6 +34,11 @@ use schedule::Schedule;
 use status::EpochStatus;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// One JSON line per finished epoch.
+pub const STATUS_FILE: &str = "status.jsonl";
+/// The training-curves picture, redrawn from the status lines after every epoch and on resume.
+pub const CURVES_FILE: &str = "training_curves.png";
 
 /// Checkpoint sections of the training state.
 const OPTIMIZER: &str = "optimizer";
@@ -197,13 +204,16 @@ pub fn train(
     let ad = device.clone().autodiff();
     let mut state = start(spec, &net_config, out_dir, &ad, key)?;
     let resumed_from = state.epoch;
-    let status_file = out_dir.join("status.jsonl");
+    let status_file = out_dir.join(STATUS_FILE);
     status::keep_until(&status_file, state.epoch)?;
     let mut outcome = TrainOutcome {
         resumed_from,
         last_checkpoint: checkpoints(out_dir).first().map(|(_, p)| p.clone()),
         last: None,
     };
+    if resumed_from > 0 {
+        draw_curves(spec, out_dir)?;
+    }
     let t = &spec.train;
     while state.epoch < t.num_epochs {
         let epoch = state.epoch; // 0-based index of the epoch being trained
@@ -292,9 +302,22 @@ pub fn train(
             save(path, &state, &net_config, key)?;
             outcome.last_checkpoint = Some(path.clone());
         }
+        draw_curves(spec, out_dir)?;
         outcome.last = Some(line);
     }
     Ok(outcome)
+}
+
+/// Redraws `training_curves.png` in `out_dir` from its `status.jsonl`. A picture that cannot be
+/// drawn is reported but does not stop the run.
+fn draw_curves(spec: &Spec, out_dir: &Path) -> Result<(), EngineError> {
+    let m = &spec.model;
+    let title = format!("{} {}×{}", m.backbone, m.input_height, m.input_width);
+    let curves = status::curves(&status::read(&out_dir.join(STATUS_FILE))?);
+    if let Err(e) = plot_training(&curves, &title, &out_dir.join(CURVES_FILE)) {
+        tracing::warn!("{e}");
+    }
+    Ok(())
 }
 
 /// Loss sums over an epoch's batches.

@@ -3,6 +3,7 @@
 //! dropped, so the file always describes one consistent run.
 
 use crate::error::EngineError;
+use reid_evaluation::plots::training::{Curve, TrainingCurves};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -61,6 +62,40 @@ impl EpochStatus {
             ))
         })
         .collect()
+    }
+}
+
+/// The run's curves for the training-curves picture: losses, learning rate and, at validated
+/// epochs, rank-1 / mAP (plain and re-ranked).
+pub fn curves(lines: &[EpochStatus]) -> TrainingCurves {
+    let curve = |name: &str, value: &dyn Fn(&EpochStatus) -> Option<f64>| Curve {
+        name: name.to_owned(),
+        points: lines
+            .iter()
+            .filter_map(|l| Some((f64::from(l.epoch), value(l)?)))
+            .collect(),
+    };
+    let some = |c: Curve| (!c.points.is_empty()).then_some(c);
+    TrainingCurves {
+        losses: [
+            curve("loss", &|l| Some(l.loss)),
+            curve("cross-entropy", &|l| l.loss_ce),
+            curve("triplet", &|l| l.loss_triplet),
+            curve("center", &|l| l.loss_center),
+        ]
+        .into_iter()
+        .filter_map(some)
+        .collect(),
+        lr: curve("lr", &|l| Some(l.lr)),
+        scores: [
+            curve("rank-1", &|l| l.rank1),
+            curve("mAP", &|l| l.map),
+            curve("rank-1 re-ranked", &|l| l.rank1_re_ranked),
+            curve("mAP re-ranked", &|l| l.map_re_ranked),
+        ]
+        .into_iter()
+        .filter_map(some)
+        .collect(),
     }
 }
 
