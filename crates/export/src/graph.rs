@@ -146,6 +146,7 @@ impl GraphBuilder {
             data_type,
             name: name.clone(),
             raw_data: raw,
+            float_data: Vec::new(),
         });
         name
     }

@@ -9,7 +9,7 @@
 pub mod calibrate;
 mod graph;
 mod lower;
-mod proto;
+use reid_modeling::onnx_proto as proto;
 
 pub use calibrate::CalibrationMethod;
 pub use graph::{OPSET, WeightType};

@@ -2,13 +2,16 @@
 //! folded in (`W·s`, `β − μ·s` with `s = γ/√(σ² + ε)`), ReLU / ReLU6 as marked activations
 //! (nodes in float graphs, quantiser clamps in INT8 ones), ResNet's max-pool and residual adds,
 //! and the BNNeck head (kept in float) as global average pooling, the optional reduction
-//! `MatMul` and the neck's BatchNorm as a per-channel multiply-add. Swin lives in [`swin`].
+//! `MatMul` and the neck's BatchNorm as a per-channel multiply-add. OSNet lives in [`osnet`],
+//! Swin in [`swin`].
 
+mod osnet;
 mod swin;
 
 use crate::ExportError;
 use crate::graph::{Act, GraphBuilder, int, ints};
 use burn::nn::conv::Conv2d;
+use burn::nn::pool::MaxPool2d;
 use burn::nn::{BatchNorm, Linear, PaddingConfig2d};
 use burn::prelude::*;
 use reid_config::NeckFeat;
@@ -113,16 +116,7 @@ fn mobilenet_v2(g: &mut GraphBuilder, m: &MobileNetV2, x: &str) -> Result<String
 
 fn resnet(g: &mut GraphBuilder, r: &ResNet, x: &str) -> Result<String, ExportError> {
     let stem = conv_bn(g, &r.stem, x, Act::Relu)?;
-    let p = &r.pool;
-    let pooled = g.node(
-        "MaxPool",
-        &[&stem],
-        vec![
-            ints("kernel_shape", &p.kernel_size.map(|k| k as i64)),
-            ints("strides", &p.stride.map(|s| s as i64)),
-            ints("pads", &pads(&p.padding)?),
-        ],
-    );
+    let pooled = max_pool(g, &r.pool, &stem)?;
     let mut x = g.quantize_like(&pooled, &stem);
     for block in r.layers.iter().flatten() {
         let shortcut = match &block.downsample {
@@ -141,6 +135,18 @@ fn resnet(g: &mut GraphBuilder, r: &ResNet, x: &str) -> Result<String, ExportErr
         x = g.activation(&sum, Act::Relu);
     }
     Ok(x)
+}
+
+fn max_pool(g: &mut GraphBuilder, p: &MaxPool2d, x: &str) -> Result<String, ExportError> {
+    Ok(g.node(
+        "MaxPool",
+        &[x],
+        vec![
+            ints("kernel_shape", &p.kernel_size.map(|k| k as i64)),
+            ints("strides", &p.stride.map(|s| s as i64)),
+            ints("pads", &pads(&p.padding)?),
+        ],
+    ))
 }
 
 /// A Burn linear layer (weight `[in, out]`) on the last axis of `x`: `MatMul` (+ `Add`).
@@ -195,6 +201,7 @@ pub fn embedding(
     let x = g.activation(input, Act::Linear);
     let fmap = match &net.backbone {
         Backbone::MobileNetV2(m) => mobilenet_v2(g, m, &x)?,
+        Backbone::OsNet(o) => osnet::osnet(g, o, &x)?,
         Backbone::ResNet(r) => resnet(g, r, &x)?,
         Backbone::Swin(s) => swin::swin(g, s, &x, input_hw)?,
     };

@@ -79,6 +79,7 @@ fn every_architecture_exports_exactly_with_a_dynamic_batch() {
     let dir = tempfile::tempdir().unwrap();
     for (backbone, extra) in [
         ("mobilenet_v2", "feat_dim: 1280, neck_feat: after"),
+        ("osnet_x0_25", "feat_dim: 512, neck_feat: after"),
         (
             "resnet_18",
             "feat_dim: 128, neck_feat: after, last_stride: 1",
@@ -170,11 +171,15 @@ fn a_fixed_batch_is_honoured_and_bad_checkpoints_are_clear_errors() {
 fn int8_exports_are_quantized_calibrated_and_close_to_the_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let gallery = list_images(&repo().join("assets/sample/cuhk03-mini/bounding_box_test")).unwrap();
-    for (backbone, extra) in [
-        ("mobilenet_v2", "feat_dim: 256, neck_feat: after"),
+    // Largest int8/fp32 file size: OSNet x0.25 keeps its 512×128 fc embedding (a third of its
+    // weights) and its channel gates in float, like every network's head.
+    for (backbone, extra, max_ratio) in [
+        ("mobilenet_v2", "feat_dim: 256, neck_feat: after", 0.45),
+        ("osnet_x0_25", "feat_dim: 512, neck_feat: after", 0.75),
         (
             "resnet_18",
             "feat_dim: 512, neck_feat: before, last_stride: 1",
+            0.45,
         ),
     ] {
         let (ckpt, _) = checkpoint(dir.path(), backbone, extra);
@@ -207,7 +212,7 @@ fn int8_exports_are_quantized_calibrated_and_close_to_the_checkpoint() {
                 "{backbone} {method:?}: {report:?}"
             );
             let ratio = report.bytes as f64 / fp32.bytes as f64;
-            assert!(ratio < 0.45, "{backbone}: int8/fp32 size {ratio}");
+            assert!(ratio < max_ratio, "{backbone}: int8/fp32 size {ratio}");
             let graph = std::fs::read(&onnx).unwrap();
             let count = |op: &[u8]| graph.windows(op.len()).filter(|w| *w == op).count();
             assert!(

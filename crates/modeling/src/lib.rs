@@ -8,6 +8,7 @@ mod embedder;
 mod error;
 pub mod native;
 mod onnx;
+pub mod onnx_proto;
 pub mod runtime;
 pub mod sealed;
 

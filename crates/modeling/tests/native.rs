@@ -239,3 +239,81 @@ fn a_torchvision_swin_state_dict_loads_and_computes_what_torchvision_computes() 
     eprintln!("max |reid − torchvision| = {diff}");
     assert!(diff < 1e-4, "max |reid − torchvision| = {diff}");
 }
+
+/// Largest |a − b| over the largest |b|.
+fn relative_diff(a: &[f32], b: &[f32]) -> f32 {
+    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+        / scale
+}
+
+/// torchreid's OSNet x0.25 (MSMT17) from its ONNX export, BatchNorm folded: every layer loads,
+/// the Burn network computes what ONNX Runtime computes on real crops, calibration keeps that
+/// function and makes training-mode batches normalise like the trained network.
+#[test]
+fn torchreid_osnet_from_onnx_computes_what_onnx_runtime_computes() {
+    let onnx = repo().join("../shared/data/models/osnet_x0_25_msmt17.onnx");
+    if !onnx.is_file() {
+        eprintln!("skipped: {} not found", onnx.display());
+        return;
+    }
+    let spec = Spec::from_yaml_str(
+        "model: {backbone: osnet_x0_25, feat_dim: 512, neck_feat: before}\n",
+        "test",
+        &["dataset.num_classes=10".into()],
+    )
+    .unwrap();
+    let cfg = NetConfig::from_spec(&spec).unwrap();
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    let mut net = ReidNet::new(&cfg, &ad);
+    let report = load_backbone(&mut net, &onnx).unwrap();
+    assert_eq!(report.applied, 153, "{report:?}");
+    assert!(
+        report.missing.is_empty() && report.unused.is_empty() && report.needs_calibration,
+        "{report:?}"
+    );
+
+    let pre = cfg.preprocessor();
+    let paths =
+        reid_data::dataset::list_images(&repo().join("assets/sample/cuhk03-mini/query")).unwrap();
+    let batch = pre.load_batch(&paths[..8]);
+    let shape = [8, 3, pre.height as usize, pre.width as usize];
+    let mut runtime = reid_modeling::OnnxModel::open(&onnx, 2, None).unwrap();
+    let theirs = runtime
+        .embed(&batch.tensor, 8, pre.height, pre.width)
+        .unwrap()
+        .data;
+    let ours = embed(&net.valid(), &batch.tensor, shape, &device);
+    let diff = relative_diff(&ours, &theirs);
+    eprintln!("OSNet: max |reid − ONNX Runtime| / max |ONNX Runtime| = {diff}");
+    assert!(diff < 1e-4, "{diff}");
+
+    // Training mode normalises by the batch: far off before calibration, the same after. (A
+    // training step also moves the running statistics: calibrate an independent copy.)
+    let train_features = |net: &ReidNet| {
+        let x = Tensor::<4>::from_data(TensorData::new(batch.tensor.clone(), shape), &ad);
+        let (features, _) = net.forward_train(x);
+        features.into_data().try_into_vec::<f32>().unwrap()
+    };
+    let mut plain = net.valid();
+    let before = relative_diff(&train_features(&net), &theirs);
+    let Backbone::OsNet(osnet) = &mut plain.backbone else {
+        unreachable!("osnet_x0_25 builds an OSNet")
+    };
+    let x = Tensor::<4>::from_data(TensorData::new(batch.tensor.clone(), shape), &device);
+    osnet.calibrate(x);
+    let net = plain.train();
+    let after_eval = relative_diff(&embed(&net.valid(), &batch.tensor, shape, &device), &theirs);
+    let after_train = relative_diff(&train_features(&net), &theirs);
+    eprintln!("training mode vs ONNX Runtime: {before} before calibration, {after_train} after");
+    assert!(
+        after_eval < 1e-4,
+        "calibration changed the function: {after_eval}"
+    );
+    assert!(before > 0.1, "{before}");
+    assert!(after_train < 1e-3, "{after_train}");
+}

@@ -25,6 +25,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use reid_config::{OptimConfig, PretrainChoice, Spec};
 use reid_data::Augmenter;
 use reid_evaluation::plots::training::plot_training;
+use reid_modeling::native::backbone::Backbone;
 use reid_modeling::native::checkpoint::{self, CheckpointHeader, Sections};
 use reid_modeling::native::losses::{CenterLoss, LossConfig, reid_loss};
 use reid_modeling::native::net::{NetConfig, ReidNet};
@@ -202,7 +203,7 @@ pub fn train(
         source,
     })?;
     let ad = device.clone().autodiff();
-    let mut state = start(spec, &net_config, out_dir, &ad, key)?;
+    let mut state = start(spec, &net_config, out_dir, &ad, key, &set, &augmenter)?;
     let resumed_from = state.epoch;
     let status_file = out_dir.join(STATUS_FILE);
     status::keep_until(&status_file, state.epoch)?;
@@ -403,13 +404,15 @@ fn run_epoch(
 }
 
 /// The state to start from: `train.resume`, else the newest checkpoint in `out_dir`, else a new
-/// network (with `model.pretrain_choice` weights).
+/// network (with `model.pretrain_choice` weights; folded ones calibrated on training images).
 fn start(
     spec: &Spec,
     cfg: &NetConfig,
     out_dir: &Path,
     ad: &Device,
     key: Option<&ModelKey>,
+    set: &TrainSet,
+    augmenter: &Augmenter,
 ) -> Result<Learner, EngineError> {
     let explicit = spec.train.resume.clone();
     let found = checkpoints(out_dir);
@@ -423,7 +426,7 @@ fn start(
         (PretrainChoice::ImageNet, Some(path)) => {
             let report = pretrained::load_backbone(&mut learner.net, path)?;
             tracing::info!(
-                "ImageNet weights from {}: {} tensors loaded, {} missing, {} unused{}",
+                "pretrained weights from {}: {} tensors loaded, {} missing, {} unused{}",
                 path.display(),
                 report.applied,
                 report.missing.len(),
@@ -434,6 +437,9 @@ fn start(
                     .map(|k| format!(" (missing e.g. {k})"))
                     .unwrap_or_default()
             );
+            if report.needs_calibration {
+                learner.net = calibrate(learner.net, spec, set, augmenter, ad)?;
+            }
         }
         (PretrainChoice::ImageNet, None) => {
             return Err(EngineError::Config(
@@ -449,6 +455,56 @@ fn start(
         _ => {}
     }
     Ok(learner)
+}
+
+/// Images whose statistics the BatchNorms of folded pretrained weights take: the first batches
+/// of the first epoch, augmented as in training.
+const CALIBRATION_IMAGES: usize = 256;
+
+/// `net` with the BatchNorm statistics of its (OSNet) backbone calibrated on training images
+/// (`OsNet::calibrate`: same function, statistics of this data).
+fn calibrate(
+    net: ReidNet,
+    spec: &Spec,
+    set: &TrainSet,
+    augmenter: &Augmenter,
+    ad: &Device,
+) -> Result<ReidNet, EngineError> {
+    let ds = &spec.dataset;
+    let batches = set.batches(
+        ds.sampler,
+        ds.batch_size,
+        ds.num_instances,
+        spec.train.seed,
+        0,
+    );
+    let paths: Vec<PathBuf> = batches
+        .iter()
+        .flatten()
+        .take(CALIBRATION_IMAGES)
+        .map(|&i| set.paths[i].clone())
+        .collect();
+    let seeds: Vec<u64> = (0..paths.len() as u64)
+        .map(|i| data::mix(spec.train.seed, i))
+        .collect();
+    let batch = augmenter.load_batch(&paths, &seeds);
+    let n = batch.ok.len();
+    if n < 2 {
+        return Err(EngineError::Config(format!(
+            "{} of {} training images could be read: too few to calibrate the pretrained BatchNorms",
+            n,
+            paths.len()
+        )));
+    }
+    let mut plain = net.valid();
+    let pre = &augmenter.pre;
+    let shape = [n, 3, pre.height as usize, pre.width as usize];
+    let x = Tensor::<4>::from_data(TensorData::new(batch.tensor, shape), &ad.clone().inner());
+    if let Backbone::OsNet(m) = &mut plain.backbone {
+        m.calibrate(x);
+    }
+    tracing::info!("BatchNorm statistics calibrated on {n} training images");
+    Ok(freeze_neck_bias(plain.train()))
 }
 
 /// The BoT BNNeck keeps its shift at zero.

@@ -1,9 +1,10 @@
-//! The backbones reid builds natively, chosen by `model.backbone` (TAO names): MobileNetV2 for
-//! CPU training, the ResNet family of TAO / BoT and the Swin Transformers of TAO
+//! The backbones reid builds natively, chosen by `model.backbone` (TAO names): MobileNetV2 and
+//! OSNet for CPU training, the ResNet family of TAO / BoT and the Swin Transformers of TAO
 //! ReIdentificationNet Transformer; each maps its reference implementation's parameter names so
-//! pretrained weights load.
+//! pretrained weights load (OSNet: torchreid's ONNX exports, see [`super::pretrained`]).
 
 use super::mobilenet_v2::{self, MobileNetV2};
+use super::osnet::{self, OsNet};
 use super::resnet::{self, ResNet};
 use super::swin::{self, Swin};
 use burn::prelude::*;
@@ -11,6 +12,10 @@ use burn::prelude::*;
 /// Backbone names reid can build.
 pub const BACKBONES: &[&str] = &[
     "mobilenet_v2",
+    "osnet_x0_25",
+    "osnet_x0_5",
+    "osnet_x0_75",
+    "osnet_x1_0",
     "resnet_18",
     "resnet_34",
     "resnet_50",
@@ -25,15 +30,20 @@ pub const BACKBONES: &[&str] = &[
 #[derive(Module, Debug)]
 pub enum Backbone {
     MobileNetV2(MobileNetV2),
+    OsNet(OsNet),
     ResNet(ResNet),
     Swin(Swin),
 }
 
 impl Backbone {
-    /// The backbone called `name` (one of [`BACKBONES`]); Swin has no `last_stride`.
+    /// The backbone called `name` (one of [`BACKBONES`]); OSNet and Swin have no
+    /// `last_stride`.
     pub fn new(name: &str, last_stride: usize, device: &Device) -> Option<Self> {
         if name == "mobilenet_v2" {
             return Some(Self::MobileNetV2(MobileNetV2::new(last_stride, device)));
+        }
+        if let Some(widths) = osnet::widths(name) {
+            return Some(Self::OsNet(OsNet::new(widths, device)));
         }
         if let Some(size) = swin::size(name) {
             return Some(Self::Swin(Swin::new(size, device)));
@@ -52,6 +62,9 @@ impl Backbone {
         if name == "mobilenet_v2" {
             return Some(mobilenet_v2::CHANNELS);
         }
+        if osnet::widths(name).is_some() {
+            return Some(osnet::FEATURES);
+        }
         if let Some(size) = swin::size(name) {
             return Some(size.channels());
         }
@@ -61,6 +74,7 @@ impl Backbone {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
             Self::MobileNetV2(m) => m.forward(x),
+            Self::OsNet(m) => m.forward(x),
             Self::ResNet(m) => m.forward(x),
             Self::Swin(m) => m.forward(x),
         }
@@ -71,6 +85,7 @@ impl Backbone {
     pub fn torchvision_key(&self, name: &str) -> Option<String> {
         match self {
             Self::MobileNetV2(_) => mobilenet_v2::torchvision_key(name),
+            Self::OsNet(_) => None,
             Self::ResNet(_) => resnet::torchvision_key(name),
             Self::Swin(_) => swin::torchvision_key(name),
         }

@@ -2,6 +2,7 @@
 //! optional residual sum and activation (fused by reid-kernels in CPU training), and the BNNeck
 //! embedding head of the BoT recipe.
 
+use burn::module::{Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -57,12 +58,35 @@ impl ConvBn {
         residual: Option<Tensor<4>>,
         act: Activation,
     ) -> Tensor<4> {
-        let conv = &self.conv;
-        let [ph, pw] = conv.kernel_size.map(same_padding);
-        let options = ConvOptions::new(conv.stride, [ph, pw], conv.dilation, conv.groups);
-        let x = reid_kernels::conv2d(x, conv.weight.val(), options);
-        reid_kernels::batch_norm(&self.bn, x, residual, act)
+        reid_kernels::batch_norm(&self.bn, conv(&self.conv, x), residual, act)
     }
+}
+
+/// A bias-free "same"-padded convolution through reid-kernels.
+pub fn conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [ph, pw] = conv.kernel_size.map(same_padding);
+    let options = ConvOptions::new(conv.stride, [ph, pw], conv.dilation, conv.groups);
+    reid_kernels::conv2d(x, conv.weight.val(), options)
+}
+
+/// Gives `param` the value `value`, keeping its id and whether it is trained.
+pub fn replace<const D: usize>(param: &mut Param<Tensor<D>>, value: Tensor<D>) {
+    let value = value.set_require_grad(param.is_require_grad());
+    *param = param.clone().map(|_| value);
+}
+
+/// Sets `bn`'s running statistics to `mean` / `var` and rescales γ and β so that its
+/// evaluation-mode output stays the same: the layer then normalises a batch with those
+/// statistics as it did before (data-dependent re-initialisation, e.g. of folded weights).
+pub fn set_statistics(bn: &mut BatchNorm, mean: Tensor<1>, var: Tensor<1>) {
+    let eps = bn.epsilon;
+    let scale = bn.gamma.val() / (bn.running_var.value() + eps).sqrt();
+    let gamma = scale.clone() * (var.clone() + eps).sqrt();
+    let beta = bn.beta.val() + (mean.clone() - bn.running_mean.value()) * scale;
+    replace(&mut bn.gamma, gamma);
+    replace(&mut bn.beta, beta);
+    bn.running_mean = RunningState::new(mean);
+    bn.running_var = RunningState::new(var);
 }
 
 /// Padding of a `kernel`-wide convolution that keeps the size at stride 1 (odd kernels).
@@ -132,5 +156,30 @@ impl BnNeckHead {
             NeckFeat::Before => g,
             NeckFeat::After => self.neck(g),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn new_statistics_keep_the_evaluation_function() {
+        let device = Device::flex();
+        let mut bn = BatchNormConfig::new(3).init(&device);
+        let rand = |shape: [usize; 1], lo: f64| {
+            Tensor::<1>::random(shape, Distribution::Uniform(lo, 2.0), &device)
+        };
+        replace(&mut bn.gamma, rand([3], 0.5));
+        replace(&mut bn.beta, rand([3], -1.0));
+        bn.running_mean = RunningState::new(rand([3], -1.0));
+        bn.running_var = RunningState::new(rand([3], 0.1));
+        let x = Tensor::<4>::random([2, 3, 4, 5], Distribution::Normal(0.3, 2.0), &device);
+        let before = bn.forward(x.clone());
+        set_statistics(&mut bn, rand([3], -1.0), rand([3], 0.1));
+        let after = bn.forward(x);
+        let diff: f32 = (after - before).abs().max().into_scalar();
+        assert!(diff < 1e-5, "{diff}");
     }
 }

@@ -1,6 +1,6 @@
 //! Networks reid builds and runs itself with Burn (the device is chosen at run time): layers,
-//! backbones, the BNNeck network, training losses, checkpoints, ImageNet weights, and the [`NativeModel`]
-//! embedder that runs a checkpoint.
+//! backbones, the BNNeck network, training losses, checkpoints, pretrained weights, and the
+//! [`NativeModel`] embedder that runs a checkpoint.
 
 pub mod backbone;
 pub mod checkpoint;
@@ -8,6 +8,7 @@ pub mod layers;
 pub mod losses;
 pub mod mobilenet_v2;
 pub mod net;
+pub mod osnet;
 pub mod pretrained;
 pub mod resnet;
 pub mod swin;

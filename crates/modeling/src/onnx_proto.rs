@@ -1,6 +1,6 @@
 //! The subset of ONNX's protobuf schema (`onnx.proto`, field numbers as published) that reid
-//! writes: a model with one graph of nodes, initializers, typed inputs/outputs and metadata.
-//! Encoded by `prost`.
+//! writes (reid-export) and reads (weights to fine-tune from): a model with one graph of nodes,
+//! initializers, typed inputs/outputs and metadata. Encoded and decoded by `prost`.
 
 use prost::Message;
 
@@ -103,6 +103,9 @@ pub struct TensorProto {
     pub dims: Vec<i64>,
     #[prost(int32, tag = "2")]
     pub data_type: i32,
+    /// Values when the writer did not use `raw_data`.
+    #[prost(float, repeated, tag = "4")]
+    pub float_data: Vec<f32>,
     #[prost(string, tag = "8")]
     pub name: String,
     /// Little-endian values.
@@ -155,5 +158,9 @@ pub enum DimensionValue {
 impl ModelProto {
     pub fn to_bytes(&self) -> Vec<u8> {
         self.encode_to_vec()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, prost::DecodeError> {
+        Self::decode(bytes)
     }
 }
