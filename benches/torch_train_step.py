@@ -1,6 +1,7 @@
 """PyTorch side of `cargo bench -p reid-engine --bench train_step`: one training step
 (forward + label-smoothed CE + batch-hard triplet + backward + Adam) of torchvision's ResNet50,
-MobileNetV2 or Swin-T with the BoT head (last stride 1, BNNeck), on CPU with N threads. Prints JSON.
+MobileNetV2 or Swin-T, or torchreid's OSNet x0.25 (written out below as torchreid builds it), with
+the BoT head (last stride 1, BNNeck), on CPU with N threads. Prints JSON.
 
 usage: torch_train_step.py BACKBONE HEIGHT WIDTH BATCH [--threads=2] [--warmup=1] [--timed=3]
 Needs torch and torchvision (pip install torch torchvision); exits 2 with a message without them.
@@ -18,7 +19,55 @@ except ImportError as e:
     sys.exit(f"torch/torchvision not installed: {e}")
 
 
+def conv_bn(cin, cout, k=1, stride=1, groups=1, relu=True):
+    layers = [torch.nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
+              torch.nn.BatchNorm2d(cout)]
+    return torch.nn.Sequential(*layers, *([torch.nn.ReLU(inplace=True)] if relu else []))
+
+
+class Gate(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        hidden = max(c // 16, 1)
+        self.fc1, self.fc2 = torch.nn.Conv2d(c, hidden, 1), torch.nn.Conv2d(hidden, c, 1)
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.fc2(F.relu(self.fc1(F.adaptive_avg_pool2d(x, 1)))))
+
+
+class OSBlock(torch.nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        mid = cout // 4
+        lite = lambda: torch.nn.Sequential(torch.nn.Conv2d(mid, mid, 1, bias=False),
+                                           conv_bn(mid, mid, 3, groups=mid))
+        self.conv1 = conv_bn(cin, mid)
+        self.streams = torch.nn.ModuleList(
+            torch.nn.Sequential(*[lite() for _ in range(depth)]) for depth in range(1, 5))
+        self.gate = Gate(mid)
+        self.conv3 = conv_bn(mid, cout, relu=False)
+        self.down = conv_bn(cin, cout, relu=False) if cin != cout else None
+
+    def forward(self, x):
+        x1 = self.conv1(x)
+        mixed = sum(self.gate(s(x1)) for s in self.streams)
+        return F.relu(self.conv3(mixed) + (x if self.down is None else self.down(x)))
+
+
+def osnet(c0, c1, c2, c3):
+    def stage(cin, cout, reduce):
+        extra = [conv_bn(cout, cout), torch.nn.AvgPool2d(2, 2)] if reduce else []
+        return [OSBlock(cin, cout), OSBlock(cout, cout), *extra]
+    fc = [torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(c3, 512),
+          torch.nn.BatchNorm1d(512), torch.nn.ReLU(inplace=True), torch.nn.Unflatten(1, (512, 1, 1))]
+    return torch.nn.Sequential(
+        conv_bn(3, c0, 7, 2), torch.nn.MaxPool2d(3, 2, 1), *stage(c0, c1, True),
+        *stage(c1, c2, True), *stage(c2, c3, False), conv_bn(c3, c3), *fc)
+
+
 def backbone(name):
+    if name == "osnet_x0_25":
+        return osnet(16, 64, 96, 128), 512
     if name == "resnet_50":
         m = torchvision.models.resnet50()
         m.layer4[0].conv2.stride = (1, 1)

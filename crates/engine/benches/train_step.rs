@@ -2,8 +2,8 @@
 //! forward + BoT losses (label-smoothed CE + batch-hard triplet) + backward + Adam step of the
 //! native network on Burn's `flex` CPU backend, on random P×K batches, one case per child
 //! process so each peak RSS is its own: ResNet50 (last stride 1, BNNeck) at 256×128 batch 32 —
-//! the reference —, MobileNetV2 at 256×128 b32 and 128×64 b64 (the CPU run) and Swin-T
-//! at TAO's 384×128 (batch 16). When
+//! the reference —, MobileNetV2 at 256×128 b32 and 128×64 b64 (the CPU run), OSNet x0.25
+//! at 256×128 b64 (the fine-tuning run) and Swin-T at TAO's 384×128 (batch 16). When
 //! the Python of `TORCH_PY` (default `.venv/bin/python`) has torch + torchvision,
 //! benches/torch_train_step.py measures the same cases in PyTorch on the same threads. Writes
 //! benches/results/train_step.json (cases not run keep their last results).
@@ -25,6 +25,7 @@ const CASES: &[Case] = &[
     ("resnet50_256x128_b32", "resnet_50", 256, 128, 32),
     ("mobilenet_v2_256x128_b32", "mobilenet_v2", 256, 128, 32),
     ("mobilenet_v2_128x64_b64", "mobilenet_v2", 128, 64, 64),
+    ("osnet_x0_25_256x128_b64", "osnet_x0_25", 256, 128, 64),
     (
         "swin_tiny_384x128_b16",
         "swin_tiny_patch4_window7_224",
