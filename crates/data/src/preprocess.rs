@@ -5,7 +5,8 @@
 
 use crate::dataset::Skipped;
 use crate::error::DataError;
-use fast_image_resize::{self as fr, images::Image as FrImage};
+use fast_image_resize::images::{TypedImage, TypedImageRef};
+use fast_image_resize::{self as fr, pixels::U8x3};
 use image::RgbImage;
 use rayon::prelude::*;
 use reid_config::{ChannelOrder, Spec};
@@ -116,21 +117,23 @@ impl Preprocessor {
             })
     }
 
-    /// Resizes to the network input size.
+    /// Resizes to the network input size. (The typed call instantiates fast_image_resize's
+    /// convolution for RGB8 only, not for every pixel type: that halves this crate's build.)
     pub fn resize(&self, img: &RgbImage) -> Result<RgbImage, String> {
         if img.dimensions() == (self.width, self.height) {
             return Ok(img.clone());
         }
-        let src =
-            fr::images::ImageRef::new(img.width(), img.height(), img.as_raw(), fr::PixelType::U8x3)
-                .map_err(|e| e.to_string())?;
-        let mut dst = FrImage::new(self.width, self.height, fr::PixelType::U8x3);
+        let src = TypedImageRef::<U8x3>::from_buffer(img.width(), img.height(), img.as_raw())
+            .map_err(|e| e.to_string())?;
+        let mut out = vec![0u8; self.image_len()];
+        let mut dst = TypedImage::<U8x3>::from_buffer(self.width, self.height, &mut out)
+            .map_err(|e| e.to_string())?;
         let options = fr::ResizeOptions::new()
             .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
         fr::Resizer::new()
-            .resize(&src, &mut dst, &options)
+            .resize_typed(&src, &mut dst, &options)
             .map_err(|e| e.to_string())?;
-        RgbImage::from_raw(self.width, self.height, dst.into_vec())
+        RgbImage::from_raw(self.width, self.height, out)
             .ok_or_else(|| "resized buffer has the wrong size".to_owned())
     }
 
