@@ -7,7 +7,7 @@
 use crate::CommonArgs;
 use crate::common::{Experiment, required};
 use anyhow::{Context, Result};
-use reid_data::dataset::list_images;
+use reid_data::dataset::image_paths;
 use reid_engine::bench::{peak_rss_bytes, time_batches};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -24,14 +24,7 @@ pub fn run(args: &CommonArgs) -> Result<()> {
         b.models.clone()
     };
     let threads = rayon::current_num_threads();
-    let query = exp
-        .spec
-        .evaluate
-        .query_dataset
-        .as_ref()
-        .or(exp.spec.dataset.query_dataset_dir.as_ref())
-        .map(|dir| list_images(dir))
-        .transpose()?;
+    let query = exp.spec.bench_set().map(|s| image_paths(&s)).transpose()?;
     println!("reid bench: {} model(s) on {threads} threads", models.len());
     let results = models
         .iter()
@@ -72,7 +65,7 @@ pub fn run(args: &CommonArgs) -> Result<()> {
     }
     let output = match &b.output_file {
         Some(f) => f.clone(),
-        None => exp.subdir("bench")?.join("bench.json"),
+        None => exp.subdir("bench", None)?.join("bench.json"),
     };
     std::fs::write(&output, serde_json::to_string_pretty(&report)?)
         .with_context(|| format!("cannot write {}", output.display()))?;
@@ -88,11 +81,10 @@ pub fn run(args: &CommonArgs) -> Result<()> {
 fn bench_model(exp: &Experiment, path: &Path, query: Option<&[PathBuf]>) -> Result<Value> {
     let b = &exp.spec.bench;
     let mut model = exp.open_model(path)?;
-    let pre = exp.preprocessor(model.as_ref());
-    reid_engine::extract::check_input_size(model.as_ref(), &pre)?;
+    let pre = model.pre.clone();
     println!("{} (input {}x{})", path.display(), pre.height, pre.width);
     let timings = time_batches(
-        model.as_mut(),
+        model.model.as_mut(),
         pre.height,
         pre.width,
         &b.batch_sizes,
@@ -107,7 +99,7 @@ fn bench_model(exp: &Experiment, path: &Path, query: Option<&[PathBuf]>) -> Resu
     let extraction = match query {
         Some(paths) => {
             let started = std::time::Instant::now();
-            let out = exp.embed(model.as_mut(), paths, "query")?;
+            let out = exp.embed(&mut model, paths, "query")?;
             let secs = started.elapsed().as_secs_f64();
             println!(
                 "  extraction (decode + model, batch {}): {:.1} img/s",

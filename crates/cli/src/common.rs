@@ -1,13 +1,14 @@
 //! What every command does first: read the spec with its overrides, prepare the results folder
-//! and thread pools, and resolve the model and data paths from the command's section with
-//! `dataset.*` as fallback; plus feature extraction with the spec's settings.
+//! and the thread pool, open models and image sets as the spec says.
 
 use crate::CommonArgs;
 use anyhow::{Context, Result, bail};
-use reid_config::Spec;
-use reid_data::{Preprocessor, dataset::summarize};
-use reid_engine::{ExtractOptions, Extracted};
-use reid_modeling::{Embedder, ModelKey};
+use reid_config::{DataSource, Spec};
+use reid_data::ImageSet;
+use reid_engine::Extracted;
+use reid_engine::evaluation::{embed_paths, extract_options};
+use reid_engine::model::OpenModel;
+use reid_modeling::ModelKey;
 use std::path::{Path, PathBuf};
 
 /// A loaded spec and where its outputs go.
@@ -26,17 +27,42 @@ pub fn model_key(flag: Option<&str>, spec: &Spec) -> Result<Option<ModelKey>> {
         .transpose()?)
 }
 
+/// Opens a model as `spec` says (threads, device, pre-processing), unsealed with `key`.
+pub fn open_model(spec: &Spec, path: &Path, key: Option<&ModelKey>) -> Result<OpenModel> {
+    reid_engine::model::open(spec, path, key)
+        .with_context(|| format!("cannot open the model {}", path.display()))
+}
+
+/// The spec of `path` (or the defaults) with `results_dir` set to `-r` where given (so
+/// `${results_dir}` refers to it) and the command-line overrides; TAO's GPU keys resolved to a
+/// device.
+pub fn load_spec(
+    path: Option<&Path>,
+    results_dir: Option<&Path>,
+    overrides: &[String],
+) -> Result<Spec> {
+    let mut all: Vec<String> = results_dir
+        .map(|r| format!("results_dir={}", r.display()))
+        .into_iter()
+        .collect();
+    all.extend_from_slice(overrides);
+    let mut spec = match path {
+        Some(path) => Spec::load(path, &all)?,
+        None => Spec::from_yaml_str("", "the command line", &all)?,
+    };
+    if let Some(line) = spec.resolve_gpu_keys(reid_modeling::GPU_BACKEND)? {
+        println!("{line}");
+    }
+    Ok(spec)
+}
+
 impl Experiment {
     pub fn load(args: &CommonArgs) -> Result<Self> {
-        let spec = Spec::load(&args.spec, &args.overrides)?;
+        let spec = load_spec(Some(&args.spec), Some(&args.results_dir), &args.overrides)?;
         let key = model_key(args.key.as_deref(), &spec)?;
         std::fs::create_dir_all(&args.results_dir)
             .with_context(|| format!("cannot create results dir {}", args.results_dir.display()))?;
-        let threads = spec.num_threads;
-        // The global pool runs GEMM, metrics and re-ranking; failing means it already exists.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build_global();
+        reid_engine::model::use_threads(spec.num_threads);
         Ok(Self {
             spec,
             results_dir: args.results_dir.clone(),
@@ -44,63 +70,36 @@ impl Experiment {
         })
     }
 
-    /// `results_dir/name`, created.
-    pub fn subdir(&self, name: &str) -> Result<PathBuf> {
-        let dir = self.results_dir.join(name);
+    /// The command's own results folder (`<section>.results_dir`, TAO's key), else
+    /// `results_dir/name`; created.
+    pub fn subdir(&self, name: &str, own: Option<&PathBuf>) -> Result<PathBuf> {
+        let dir = own.cloned().unwrap_or_else(|| self.results_dir.join(name));
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         Ok(dir)
     }
 
-    /// Opens a model with the spec's thread count.
-    pub fn open_model(&self, path: &Path) -> Result<Box<dyn Embedder>> {
-        Ok(reid_modeling::open_model(
-            path,
-            self.spec.num_threads,
-            self.spec.device,
-            self.key.as_ref(),
-        )?)
+    /// Opens a model with the spec's settings and this experiment's key.
+    pub fn open_model(&self, path: &Path) -> Result<OpenModel> {
+        open_model(&self.spec, path, self.key.as_ref())
     }
 
-    /// How images are fed to `model`: its own recorded pre-processing (native checkpoints), else
-    /// the spec's `model.input_*` / `dataset.pixel_*` / `dataset.channel_order`.
-    pub fn preprocessor(&self, model: &dyn Embedder) -> Preprocessor {
-        model
-            .preprocessor()
-            .unwrap_or_else(|| Preprocessor::from_spec(&self.spec))
+    /// Reads a labelled set, logging its layout and size.
+    pub fn read_set(&self, source: &DataSource, label: &str) -> Result<ImageSet> {
+        let set = ImageSet::read(source)?;
+        tracing::info!("{label} {}", set.describe());
+        Ok(set)
     }
 
-    /// Embeds `paths` with the spec's batch size, workers and flip setting, logging skipped files.
+    /// Embeds `paths` with the spec's batch size, workers and flip setting.
     pub fn embed(
         &self,
-        model: &mut dyn Embedder,
+        model: &mut OpenModel,
         paths: &[PathBuf],
         label: &str,
     ) -> Result<Extracted> {
-        let opts = ExtractOptions {
-            batch_size: self.spec.dataset.val_batch_size,
-            flip: self.spec.model.with_flip_feature,
-            workers: self.spec.dataset.num_workers,
-            label: label.to_owned(),
-        };
-        let started = std::time::Instant::now();
-        let pre = self.preprocessor(model);
-        let out = reid_engine::extract(model, &pre, paths, &opts)?;
-        let secs = started.elapsed().as_secs_f64();
-        tracing::info!(
-            "{label}: {} images embedded ({}-d) in {secs:.1} s, {:.1} img/s",
-            out.ok.len(),
-            out.features.dim,
-            out.ok.len() as f64 / secs
-        );
-        if !out.failed.is_empty() {
-            tracing::warn!(
-                "{label}: {} images could not be read and were skipped{}",
-                out.failed.len(),
-                summarize(&out.failed)
-            );
-        }
-        Ok(out)
+        let opts = extract_options(&self.spec, label);
+        Ok(embed_paths(model.model.as_mut(), &model.pre, paths, &opts)?)
     }
 }
 

@@ -1,67 +1,74 @@
 //! `reid evaluate`: embeds the query and test sets with `evaluate.checkpoint` (or reads
-//! `evaluate.features`), ranks the gallery (optionally re-ranked), and writes
-//! `evaluate/results.json`, a CMC-curve PNG and a sampled-matches PNG.
+//! `evaluate.features`), ranks the gallery through the evaluation pipeline
+//! (`reid_engine::evaluation`), and writes `evaluate/results.json` (ranking metrics and
+//! open-set verification), a CMC-curve, a ROC-curve and a sampled-matches PNG.
 
 use crate::CommonArgs;
 use crate::common::{Experiment, required};
 use anyhow::{Context, Result, bail};
 use reid_data::dataset::{parse_market_name, summarize};
-use reid_data::{Features, ImageSet, SetName, Skipped};
+use reid_data::{Features, ImageRecord, SetName, Skipped};
+use reid_engine::evaluation::{Embedded, Evaluation, embed_set, evaluate, extract_options};
 use reid_engine::ranking::Ranking;
-use reid_evaluation::DistMat;
-use reid_evaluation::metrics::{self, Labels};
+use reid_engine::tao_status::TaoStatus;
 use reid_evaluation::plots::{self, Match, MatchRow};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
-/// CMC curve length in results and plots.
-const MAX_RANK: usize = 50;
 /// Gallery crops shown per query in the sampled-matches plot.
 const MATCHES_SHOWN: usize = 10;
 
-/// One side of the evaluation: labelled images and their embeddings, row-aligned.
-struct Side {
-    paths: Vec<PathBuf>,
-    pids: Vec<i32>,
-    camids: Vec<u32>,
-    features: Features,
-}
-
-impl Side {
-    fn labels(&self) -> Labels<'_> {
-        Labels {
-            pids: &self.pids,
-            camids: &self.camids,
-        }
-    }
-}
-
 pub fn run(args: &CommonArgs) -> Result<()> {
     let exp = Experiment::load(args)?;
+    let out_dir = exp.subdir("evaluate", exp.spec.evaluate.results_dir.as_ref())?;
+    let mut status = TaoStatus::start(&out_dir, "evaluate")?;
+    let result = run_in(&exp, &out_dir, &mut status);
+    status.finish(result)
+}
+
+fn run_in(exp: &Experiment, out_dir: &Path, status: &mut TaoStatus) -> Result<()> {
     let spec = &exp.spec;
     let ev = &spec.evaluate;
-    let out_dir = exp.subdir("evaluate")?;
     let started = std::time::Instant::now();
-    let (model, dataset, mut query, mut gallery) = match &ev.features {
+    let (model, dataset, query, gallery) = match &ev.features {
         Some(file) => {
             let (q, g) = sides_from_embeddings(file)?;
             let source = format!("embeddings file {}", file.display());
-            (source.clone(), json!({ "features": file }), q, g)
+            (source, json!({ "features": file }), q, g)
         }
         None => {
-            let (checkpoint, qdir, gdir) = inputs(&exp)?;
+            let checkpoint = required(
+                &[ev.checkpoint.as_ref()],
+                "evaluate.checkpoint or evaluate.features",
+            )?;
+            let sets = spec.require_evaluation_sets()?;
+            let q_set = exp.read_set(&sets.query, "query")?;
+            let g_set = exp.read_set(&sets.gallery, "test")?;
             let mut model = exp.open_model(&checkpoint)?;
-            let q = embed_side(&exp, model.as_mut(), &qdir, "query")?;
-            let g = embed_side(&exp, model.as_mut(), &gdir, "test")?;
-            (
-                checkpoint.display().to_string(),
-                json!({ "query": qdir, "test": gdir }),
-                q,
-                g,
-            )
+            let mut embed = |set, label| {
+                embed_set(
+                    model.model.as_mut(),
+                    &model.pre,
+                    set,
+                    &extract_options(spec, label),
+                )
+            };
+            let q = embed(&q_set, "query")?;
+            let g = embed(&g_set, "test")?;
+            let dataset = json!({
+                "query": sets.query.path, "test": sets.gallery.path,
+                "layout": {"query": q_set.layout, "test": g_set.layout},
+            });
+            (checkpoint.display().to_string(), dataset, q, g)
         }
     };
-    let (dist, m) = rank(spec, &mut query, &mut gallery)?;
+    let evaluation = evaluate(
+        &query,
+        &gallery,
+        &Ranking::of_spec(spec),
+        spec.re_ranking.max_rank,
+    )?;
+    let m = &evaluation.metrics;
     let rr = &spec.re_ranking;
     let rerank_note = if rr.re_ranking {
         format!(
@@ -72,11 +79,20 @@ pub fn run(args: &CommonArgs) -> Result<()> {
         "no re-ranking".to_owned()
     };
     println!(
-        "reid evaluate: {} queries ({} valid) x {} gallery, {rerank_note}",
-        query.pids.len(),
+        "reid evaluate: {} queries ({} valid) x {} gallery, {rerank_note}\n  {}",
+        query.records.len(),
         m.num_valid_query,
-        gallery.pids.len()
+        gallery.records.len(),
+        evaluation.rule.describe()
     );
+    let verification = evaluation.verification(&query, &gallery)?;
+    let kpi = json!({
+        "mAP": m.map, "cmc_rank_1": m.rank(1), "cmc_rank_5": m.rank(5),
+        "cmc_rank_10": m.rank(10), "mINP": m.minp, "eer": verification.eer,
+    });
+    if let serde_json::Value::Object(kpi) = kpi {
+        status.kpi("Test metrics generated.", kpi)?;
+    }
     for (name, v) in [
         ("mAP", m.map),
         ("rank-1", m.rank(1)),
@@ -86,6 +102,24 @@ pub fn run(args: &CommonArgs) -> Result<()> {
     ] {
         println!("  {name:<8}{:>7.2}%", 100.0 * v);
     }
+    println!(
+        "  verification ({} genuine / {} impostor pairs, Euclidean distance): EER {:.2}%",
+        verification.num_genuine,
+        verification.num_impostor,
+        100.0 * verification.eer
+    );
+    for ((far, tar), t) in verification
+        .far
+        .iter()
+        .zip(&verification.tar)
+        .zip(&verification.threshold)
+    {
+        let t = t.map_or("-".to_owned(), |t| format!("{t:.4}"));
+        println!(
+            "    TAR {:>6.2}% at FAR {far:.0e} (distance ≤ {t})",
+            100.0 * tar
+        );
+    }
     let results = json!({
         "mAP": m.map,
         "rank1": m.rank(1),
@@ -93,9 +127,11 @@ pub fn run(args: &CommonArgs) -> Result<()> {
         "rank10": m.rank(10),
         "mINP": m.minp,
         "cmc": m.cmc,
-        "num_query": query.pids.len(),
+        "num_query": query.records.len(),
         "num_valid_query": m.num_valid_query,
-        "num_gallery": gallery.pids.len(),
+        "num_gallery": gallery.records.len(),
+        "camera_rule": evaluation.rule,
+        "verification": verification,
         "re_ranking": rr.re_ranking,
         "metric": ev.metric,
         "with_flip_feature": spec.model.with_flip_feature,
@@ -111,179 +147,100 @@ pub fn run(args: &CommonArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| out_dir.join("cmc_curve.png"));
     plots::plot_cmc(&m.cmc, &format!("CMC, {rerank_note}"), &cmc_png)?;
+    let roc_png = out_dir.join("roc_curve.png");
+    plots::roc::plot_roc(&verification, "Verification ROC", &roc_png)?;
     println!(
-        "results: {}\nCMC curve: {}",
+        "results: {}\nCMC curve: {}\nROC curve: {}",
         results_file.display(),
-        cmc_png.display()
+        cmc_png.display(),
+        roc_png.display()
     );
     if ev.num_sampled_matches > 0 {
         let matches_png = ev
             .output_sampled_matches_plot
             .clone()
             .unwrap_or_else(|| out_dir.join("sampled_matches.png"));
-        let rows = sampled_rows(&dist, &query, &gallery, ev.num_sampled_matches);
+        let rows = sampled_rows(&evaluation, &query, &gallery, ev.num_sampled_matches);
         plots::plot_sampled_matches(&rows, (64, 128), &matches_png)?;
         println!("sampled matches: {}", matches_png.display());
     }
     Ok(())
 }
 
-/// Ranks the gallery for every query as the spec says (normalised features, the metric or
-/// re-ranking) and scores the ranking.
-fn rank(
-    spec: &reid_config::Spec,
-    query: &mut Side,
-    gallery: &mut Side,
-) -> Result<(DistMat, metrics::Metrics)> {
-    if query.features.dim != gallery.features.dim {
-        bail!(
-            "query embeddings are {}-d but test embeddings are {}-d",
-            query.features.dim,
-            gallery.features.dim
-        );
-    }
-    query.features.l2_normalize();
-    gallery.features.l2_normalize();
-    let dist = Ranking::of_spec(spec).distances(&query.features, &gallery.features);
-    let m = metrics::evaluate(&dist, query.labels(), gallery.labels(), MAX_RANK);
-    if m.num_valid_query == 0 {
-        bail!(
-            "no query has a true match in the test set from another camera: check the query/test folders"
-        );
-    }
-    Ok((dist, m))
-}
-
-/// The evaluation folders (`evaluate.*`, falling back to `dataset.*`) when both are set.
-pub fn evaluation_set(exp: &Experiment) -> Option<(PathBuf, PathBuf)> {
-    let (ev, ds) = (&exp.spec.evaluate, &exp.spec.dataset);
-    let query = ev
-        .query_dataset
-        .as_ref()
-        .or(ds.query_dataset_dir.as_ref())?;
-    let test = ev.test_dataset.as_ref().or(ds.test_dataset_dir.as_ref())?;
-    Some((query.clone(), test.clone()))
-}
-
-/// Scores `model` on the query and test folders as `reid evaluate` does.
-pub fn score(
-    exp: &Experiment,
-    model: &mut dyn reid_modeling::Embedder,
-    (qdir, gdir): &(PathBuf, PathBuf),
-) -> Result<metrics::Metrics> {
-    let mut q = embed_side(exp, model, qdir, "query")?;
-    let mut g = embed_side(exp, model, gdir, "test")?;
-    Ok(rank(&exp.spec, &mut q, &mut g)?.1)
-}
-
-/// Model and folders for evaluation: `evaluate.*`, falling back to `dataset.*`.
-fn inputs(exp: &Experiment) -> Result<(PathBuf, PathBuf, PathBuf)> {
-    let (ev, ds) = (&exp.spec.evaluate, &exp.spec.dataset);
-    Ok((
-        required(
-            &[ev.checkpoint.as_ref()],
-            "evaluate.checkpoint or evaluate.features",
-        )?,
-        required(
-            &[ev.query_dataset.as_ref(), ds.query_dataset_dir.as_ref()],
-            "evaluate.query_dataset or dataset.query_dataset_dir",
-        )?,
-        required(
-            &[ev.test_dataset.as_ref(), ds.test_dataset_dir.as_ref()],
-            "evaluate.test_dataset or dataset.test_dataset_dir",
-        )?,
-    ))
-}
-
-fn embed_side(
-    exp: &Experiment,
-    model: &mut dyn reid_modeling::Embedder,
-    dir: &Path,
-    label: &str,
-) -> Result<Side> {
-    let set = ImageSet::read_market(dir)?;
-    report_skipped(label, &set.skipped);
-    let paths: Vec<PathBuf> = set.items.iter().map(|r| r.path.clone()).collect();
-    let out = exp.embed(model, &paths, label)?;
-    let items: Vec<_> = out.ok.iter().map(|&i| &set.items[i]).collect();
-    Ok(Side {
-        paths: items.iter().map(|r| r.path.clone()).collect(),
-        pids: items.iter().map(|r| r.pid).collect(),
-        camids: items.iter().map(|r| r.camid).collect(),
-        features: out.features,
-    })
-}
-
-/// Query and test sides from an embeddings JSON; labels come from the Market-1501 file names.
-fn sides_from_embeddings(file: &Path) -> Result<(Side, Side)> {
+/// Query and test sides from an embeddings JSON: labels from the Market-1501 file names, the
+/// side from each entry's `set`, else from a folder of its path (`query`; `bounding_box_test`,
+/// `test` or `gallery`), as in files written by TAO's inference.
+fn sides_from_embeddings(file: &Path) -> Result<(Embedded, Embedded)> {
     let records = reid_data::features::read_embeddings(file)?;
     let dim = records[0].embedding.len();
-    let empty = || Side {
-        paths: Vec::new(),
-        pids: Vec::new(),
-        camids: Vec::new(),
-        features: Features::new(dim),
-    };
-    let (mut q, mut g) = (empty(), empty());
+    let mut sides = [(Vec::new(), Vec::new()), (Vec::new(), Vec::new())];
     let mut skipped = Vec::new();
     for r in records {
-        let side = match r.set {
-            Some(SetName::Query) => &mut q,
-            Some(SetName::Test) => &mut g,
-            None => bail!(
-                "{}: entry {} has no \"set\" (query|test); write the file with `reid inference`",
+        let path = PathBuf::from(&r.img_path);
+        let Some(set) = r.set.or_else(|| SetName::from_path(&path)) else {
+            bail!(
+                "{}: entry {} has no \"set\" (query|test) and no query or test folder in its path",
                 file.display(),
                 r.img_path
-            ),
+            );
         };
-        let path = PathBuf::from(&r.img_path);
+        let (labels, rows) = &mut sides[set as usize];
         match parse_market_name(&path) {
             Ok((-1, _)) => {}
             Ok((pid, camid)) => {
-                side.paths.push(path);
-                side.pids.push(pid);
-                side.camids.push(camid);
-                side.features.data.extend_from_slice(&r.embedding);
+                labels.push(ImageRecord {
+                    path,
+                    pid,
+                    camid: Some(camid),
+                });
+                rows.extend_from_slice(&r.embedding);
             }
             Err(reason) => skipped.push(Skipped { path, reason }),
         }
     }
-    report_skipped("embeddings", &skipped);
+    if !skipped.is_empty() {
+        tracing::warn!(
+            "embeddings: {} entries skipped, names not in Market-1501 form{}",
+            skipped.len(),
+            summarize(&skipped)
+        );
+    }
+    let [(q, qf), (g, gf)] = sides;
     for (side, name) in [(&q, "query"), (&g, "test")] {
-        if side.pids.is_empty() {
+        if side.is_empty() {
             bail!("{}: no usable {name} entries", file.display());
         }
     }
-    Ok((q, g))
-}
-
-fn report_skipped(label: &str, skipped: &[Skipped]) {
-    if !skipped.is_empty() {
-        tracing::warn!(
-            "{label}: {} files skipped, names not in Market-1501 form{}",
-            skipped.len(),
-            summarize(skipped)
-        );
-    }
+    Ok((
+        Embedded::new(q, Features::from_rows(dim, qf)),
+        Embedded::new(g, Features::from_rows(dim, gf)),
+    ))
 }
 
 /// Evenly spaced queries with their top gallery matches for the sampled-matches plot.
-fn sampled_rows(dist: &DistMat, query: &Side, gallery: &Side, count: usize) -> Vec<MatchRow> {
-    let nq = query.pids.len();
+fn sampled_rows(
+    evaluation: &Evaluation,
+    query: &Embedded,
+    gallery: &Embedded,
+    count: usize,
+) -> Vec<MatchRow> {
+    let nq = query.records.len();
     let count = count.min(nq);
     (0..count)
         .map(|i| {
             let qi = i * nq / count;
-            let top = metrics::top_k(dist, qi, query.labels(), gallery.labels(), MATCHES_SHOWN);
+            let q = &query.records[qi];
+            let camera = q.camid.map_or("-".to_owned(), |c| c.to_string());
             MatchRow {
-                query: query.paths[qi].clone(),
-                query_label: format!("id {} cam {}", query.pids[qi], query.camids[qi]),
-                matches: top
+                query: q.path.clone(),
+                query_label: format!("id {} cam {camera}", q.pid),
+                matches: evaluation
+                    .top_matches(qi, MATCHES_SHOWN)
                     .into_iter()
                     .map(|j| Match {
-                        path: gallery.paths[j].clone(),
-                        correct: gallery.pids[j] == query.pids[qi],
-                        distance: dist.row(qi)[j],
+                        path: gallery.records[j].path.clone(),
+                        correct: gallery.records[j].pid == q.pid,
+                        distance: evaluation.distances.row(qi)[j],
                     })
                     .collect(),
             }

@@ -1,49 +1,47 @@
-//! `reid inference`: embeddings of every image under `inference.query_dataset` and
-//! `inference.test_dataset` (any file names), written to `inference.output_file` as
-//! `[{"img_path", "embedding", "set"}, …]` — all batches, raw model output (flip-summed when
-//! `model.with_flip_feature`).
+//! `reid inference`: embeddings of every image of `inference.query_dataset` and
+//! `inference.test_dataset` (else `dataset.*`; folders with any file names, or list files),
+//! written to `inference.output_file` as `[{"img_path", "embedding", "set"}, …]` — all
+//! batches, raw model output (flip-summed when `model.with_flip_feature`).
 
 use crate::CommonArgs;
 use crate::common::{Experiment, required};
 use anyhow::{Result, bail};
-use reid_data::{EmbeddingRecord, SetName, dataset::list_images};
+use reid_data::dataset::image_paths;
+use reid_data::{EmbeddingRecord, SetName};
+use reid_engine::tao_status::TaoStatus;
+use std::path::Path;
 
 pub fn run(args: &CommonArgs) -> Result<()> {
     let exp = Experiment::load(args)?;
-    let (inf, ds) = (&exp.spec.inference, &exp.spec.dataset);
+    let out_dir = exp.subdir("inference", exp.spec.inference.results_dir.as_ref())?;
+    let status = TaoStatus::start(&out_dir, "inference")?;
+    status.finish(run_in(&exp, &out_dir))
+}
+
+fn run_in(exp: &Experiment, out_dir: &Path) -> Result<()> {
+    let inf = &exp.spec.inference;
     let checkpoint = required(&[inf.checkpoint.as_ref()], "inference.checkpoint")?;
-    let sets: Vec<_> = [
-        (
-            SetName::Query,
-            inf.query_dataset.as_ref().or(ds.query_dataset_dir.as_ref()),
-        ),
-        (
-            SetName::Test,
-            inf.test_dataset.as_ref().or(ds.test_dataset_dir.as_ref()),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(name, dir)| dir.map(|d| (name, d.clone())))
-    .collect();
+    let (query, test) = exp.spec.inference_sets();
+    let sets: Vec<_> = [(SetName::Query, query), (SetName::Test, test)]
+        .into_iter()
+        .filter_map(|(name, source)| source.map(|s| (name, s)))
+        .collect();
     if sets.is_empty() {
         bail!("missing setting: give inference.query_dataset and/or inference.test_dataset");
     }
-    let output = match &inf.output_file {
-        Some(f) => f.clone(),
-        None => exp.subdir("inference")?.join("embeddings.json"),
-    };
+    let output = inf
+        .output_file
+        .clone()
+        .unwrap_or_else(|| out_dir.join("embeddings.json"));
     let mut model = exp.open_model(&checkpoint)?;
     let mut records = Vec::new();
-    for (name, dir) in sets {
-        let paths = list_images(&dir)?;
-        if paths.is_empty() {
-            bail!("{} holds no images", dir.display());
-        }
+    for (name, source) in sets {
+        let paths = image_paths(&source)?;
         let label = match name {
             SetName::Query => "query",
             SetName::Test => "test",
         };
-        let out = exp.embed(model.as_mut(), &paths, label)?;
+        let out = exp.embed(&mut model, &paths, label)?;
         records.extend(
             out.ok
                 .iter()

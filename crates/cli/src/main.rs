@@ -3,6 +3,7 @@
 
 mod bench;
 mod common;
+mod dataset;
 mod evaluate;
 mod export;
 mod inference;
@@ -44,13 +45,21 @@ enum Command {
     Search(search::SearchArgs),
     /// Track persons in videos or frame folders, with identities across cameras.
     Track(track::TrackArgs),
+    /// HOTA (DetA, AssA, LocA), CLEAR-MOT and IDF1 of MOTChallenge tracker files, as TrackEval.
+    TrackEval(track::TrackEvalArgs),
+    /// A dataset's statistics, checks, conversion to Market-1501, or split by identity.
+    Dataset(dataset::DatasetArgs),
 }
 
 /// The arguments every command shares (TAO's).
 #[derive(Args, Debug)]
 pub struct CommonArgs {
     /// Experiment spec (YAML).
-    #[arg(short = 'e', long = "experiment_spec", alias = "experiment-spec")]
+    #[arg(
+        short = 'e',
+        long = "experiment_spec",
+        aliases = ["experiment-spec", "experiment_spec_file"]
+    )]
     spec: PathBuf,
     /// Folder for the command's outputs.
     #[arg(short = 'r', long = "results_dir", alias = "results-dir")]
@@ -82,6 +91,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::Search(args) => search::run(&args),
         Command::Track(args) => track::run(&args),
+        Command::TrackEval(args) => track::run_eval(&args),
+        Command::Dataset(args) => dataset::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

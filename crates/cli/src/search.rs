@@ -1,11 +1,11 @@
 //! `reid search`: finds the person of a query crop in full camera frames (person detector →
 //! crops → ReID), writing `RESULTS_DIR/search/matches.json` and the frames with the match boxed.
 
-use crate::common::model_key;
+use crate::common::{load_spec, model_key, open_model};
 use anyhow::{Context, Result, bail};
 use reid_config::Spec;
-use reid_data::Preprocessor;
 use reid_data::dataset::list_images;
+use reid_engine::model::OpenModel;
 use reid_modeling::Detector;
 use reid_track::Pipeline;
 use std::path::PathBuf;
@@ -14,7 +14,11 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct SearchArgs {
     /// Experiment spec (YAML); optional, its `track.*` keys are the defaults.
-    #[arg(short = 'e', long = "experiment_spec", alias = "experiment-spec")]
+    #[arg(
+        short = 'e',
+        long = "experiment_spec",
+        aliases = ["experiment-spec", "experiment_spec_file"]
+    )]
     spec: Option<PathBuf>,
     /// Results folder (the outputs go to RESULTS_DIR/search).
     #[arg(
@@ -34,14 +38,6 @@ pub struct SearchArgs {
     models: PipelineArgs,
     /// Spec overrides, `section.key=value`.
     overrides: Vec<String>,
-}
-
-/// The spec of `-e`, or the defaults, with the overrides applied.
-pub fn load_spec(spec: Option<&PathBuf>, overrides: &[String]) -> Result<Spec> {
-    Ok(match spec {
-        Some(path) => Spec::load(path, overrides)?,
-        None => Spec::from_yaml_str("", "the command line", overrides)?,
-    })
 }
 
 /// The models of `reid search` and `reid track`.
@@ -67,15 +63,11 @@ pub fn pipeline(spec: &Spec, args: &PipelineArgs) -> Result<Pipeline> {
     let Some(model) = args.model.as_ref().or(t.model.as_ref()) else {
         bail!("missing setting: give --model or track.model (a ReID ONNX model or checkpoint)");
     };
+    reid_engine::model::use_threads(spec.num_threads);
     let detector = Detector::open(detector, spec.num_threads)
         .with_context(|| format!("cannot open the detector {}", detector.display()))?;
     let key = model_key(args.key.as_deref(), spec)?;
-    let model = reid_modeling::open_model(model, spec.num_threads, spec.device, key.as_ref())
-        .with_context(|| format!("cannot open the ReID model {}", model.display()))?;
-    let pre = model
-        .preprocessor()
-        .unwrap_or_else(|| Preprocessor::from_spec(spec));
-    reid_engine::extract::check_input_size(model.as_ref(), &pre)?;
+    let OpenModel { model, pre } = open_model(spec, model, key.as_ref())?;
     Ok(Pipeline {
         detector,
         model,
@@ -85,26 +77,43 @@ pub fn pipeline(spec: &Spec, args: &PipelineArgs) -> Result<Pipeline> {
     })
 }
 
+/// `track.match_distance` and `track.global_distance`, or, with `track.calibration`, its
+/// verification threshold at `track.calibration_far` for both.
+pub fn distances(spec: &Spec) -> Result<(f32, f32)> {
+    let t = &spec.track;
+    Ok(match &t.calibration {
+        Some(results) => {
+            let d = reid_engine::evaluation::calibrated_threshold(results, t.calibration_far)?;
+            println!(
+                "distance threshold {d:.4} (FAR {} in {})",
+                t.calibration_far,
+                results.display()
+            );
+            (d, d)
+        }
+        None => (t.match_distance, t.global_distance),
+    })
+}
+
 pub fn run(args: &SearchArgs) -> Result<()> {
-    let spec = load_spec(args.spec.as_ref(), &args.overrides)?;
+    let spec = load_spec(
+        args.spec.as_deref(),
+        Some(&args.results_dir),
+        &args.overrides,
+    )?;
     let mut pipeline = pipeline(&spec, &args.models)?;
     let frames = list_images(&args.frames)?;
     if frames.is_empty() {
         bail!("{} holds no images", args.frames.display());
     }
-    let results = reid_track::search::search(
-        &mut pipeline,
-        &args.query,
-        &frames,
-        spec.track.match_distance,
-    )?;
+    let (match_distance, _) = distances(&spec)?;
+    let results = reid_track::search::search(&mut pipeline, &args.query, &frames, match_distance)?;
     let out = args.results_dir.join("search");
     reid_track::search::write_results(&results, &out)?;
     let found = results.iter().filter(|r| r.matched).count();
     println!(
-        "reid search: the query person is in {found} of {} frames (distance ≤ {})",
+        "reid search: the query person is in {found} of {} frames (distance ≤ {match_distance})",
         results.len(),
-        spec.track.match_distance
     );
     for r in &results {
         let name = r.frame.file_name().unwrap_or_default().to_string_lossy();

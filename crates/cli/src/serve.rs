@@ -1,10 +1,9 @@
 //! `reid serve`: the embedding and gallery-search service, configured by the spec's `serve.*`
 //! keys (the flags win) and the model's pre-processing (its metadata, else the spec's).
 
-use crate::common::model_key;
-use anyhow::{Context, Result, bail};
-use reid_config::Spec;
-use reid_data::Preprocessor;
+use crate::common::{load_spec, model_key, open_model};
+use anyhow::{Result, bail};
+use reid_engine::model::OpenModel;
 use reid_engine::ranking::rerank_params;
 use reid_serve::ServeOptions;
 use reid_serve::api::Limits;
@@ -16,7 +15,11 @@ use std::time::Duration;
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// Experiment spec (YAML).
-    #[arg(short = 'e', long = "experiment_spec", alias = "experiment-spec")]
+    #[arg(
+        short = 'e',
+        long = "experiment_spec",
+        aliases = ["experiment-spec", "experiment_spec_file"]
+    )]
     spec: PathBuf,
     /// Results folder; the gallery goes to RESULTS_DIR/serve/gallery unless a store is given.
     #[arg(short = 'r', long = "results_dir", alias = "results-dir")]
@@ -41,7 +44,11 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: &ServeArgs) -> Result<()> {
-    let spec = Spec::load(&args.spec, &args.overrides)?;
+    let spec = load_spec(
+        Some(&args.spec),
+        args.results_dir.as_deref(),
+        &args.overrides,
+    )?;
     let cfg = &spec.serve;
     let Some(model_path) = args.model.clone().or_else(|| cfg.model.clone()) else {
         bail!("missing setting: give --model or serve.model (an ONNX model or a checkpoint)");
@@ -57,16 +64,9 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         .or_else(|| cfg.token.clone())
         .or_else(|| std::env::var("REID_TOKEN").ok())
         .filter(|t| !t.is_empty());
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(spec.num_threads)
-        .build_global();
+    reid_engine::model::use_threads(spec.num_threads);
     let key = model_key(args.key.as_deref(), &spec)?;
-    let model = reid_modeling::open_model(&model_path, spec.num_threads, spec.device, key.as_ref())
-        .with_context(|| format!("cannot open the model {}", model_path.display()))?;
-    let pre = model
-        .preprocessor()
-        .unwrap_or_else(|| Preprocessor::from_spec(&spec));
-    reid_engine::extract::check_input_size(model.as_ref(), &pre)?;
+    let OpenModel { model, pre } = open_model(&spec, &model_path, key.as_ref())?;
     let opts = ServeOptions {
         addr: args.addr.clone().unwrap_or_else(|| cfg.addr.clone()),
         store,

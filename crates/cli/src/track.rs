@@ -1,8 +1,9 @@
 //! `reid track`: person detector → ReID → tracks across frames and cameras, on video files or
 //! image folders; writes tracks.jsonl, an annotated video per camera and summary.json.
 
-use crate::search::{PipelineArgs, load_spec, pipeline};
-use anyhow::{Result, bail};
+use crate::common::load_spec;
+use crate::search::{PipelineArgs, distances, pipeline};
+use anyhow::{Context, Result, bail};
 use reid_evaluation::mot::{MotBox, MotMetrics, evaluate_mot, read_ignore_file, read_mot_file};
 use reid_track::run::{Camera, TrackOptions, TrackRecord};
 use reid_track::tracker::TrackerConfig;
@@ -14,7 +15,11 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args, Debug)]
 pub struct TrackArgs {
     /// Experiment spec (YAML); optional, its `track.*` keys are the defaults.
-    #[arg(short = 'e', long = "experiment_spec", alias = "experiment-spec")]
+    #[arg(
+        short = 'e',
+        long = "experiment_spec",
+        aliases = ["experiment-spec", "experiment_spec_file"]
+    )]
     spec: Option<PathBuf>,
     /// A camera's video file (repeat for several cameras).
     #[arg(long = "video")]
@@ -22,8 +27,14 @@ pub struct TrackArgs {
     /// A camera's frames as images in a folder (repeatable).
     #[arg(long = "frames")]
     frames: Vec<PathBuf>,
-    /// Output folder.
-    #[arg(long, default_value = "results/track")]
+    /// Results folder: tracks.jsonl, summary.json and the annotated videos.
+    #[arg(
+        short = 'r',
+        long = "results_dir",
+        visible_alias = "out",
+        alias = "results-dir",
+        default_value = "results/track"
+    )]
     out: PathBuf,
     #[command(flatten)]
     models: PipelineArgs,
@@ -34,7 +45,7 @@ pub struct TrackArgs {
     #[arg(long = "no-video")]
     no_video: bool,
     /// Score the first camera against MOTChallenge ground truth (`frame,id,x,y,w,h`, 0-based
-    /// frames) on the frames it labels: MOTA / IDF1 into summary.json.
+    /// frames) on the frames it labels: HOTA, CLEAR-MOT and IDF1 into summary.json's `mot`.
     #[arg(long)]
     gt: Option<PathBuf>,
     /// Ignore regions for `--gt` (`frame,x,y,w,h`).
@@ -58,7 +69,7 @@ fn camera_name(path: &Path, taken: &[Camera]) -> String {
 }
 
 pub fn run(args: &TrackArgs) -> Result<()> {
-    let spec = load_spec(args.spec.as_ref(), &args.overrides)?;
+    let spec = load_spec(args.spec.as_deref(), Some(&args.out), &args.overrides)?;
     if args.videos.is_empty() && args.frames.is_empty() {
         bail!("give at least one --video FILE or --frames DIR");
     }
@@ -79,6 +90,7 @@ pub fn run(args: &TrackArgs) -> Result<()> {
         });
     }
     let t = &spec.track;
+    let (_, global_distance) = distances(&spec)?;
     let opts = TrackOptions {
         tracker: TrackerConfig {
             high_score: t.high_score,
@@ -86,7 +98,7 @@ pub fn run(args: &TrackArgs) -> Result<()> {
             max_age: t.max_age,
             ..TrackerConfig::default()
         },
-        global_distance: t.global_distance,
+        global_distance,
         max_frames: args.max_frames,
         write_video: !args.no_video,
     };
@@ -108,16 +120,7 @@ pub fn run(args: &TrackArgs) -> Result<()> {
     if let Some(gt_path) = &args.gt {
         let first = &summary.cameras[0].camera;
         let m = score(gt_path, args.ignore.as_deref(), &args.out, first)?;
-        println!(
-            "  {first} vs {}: MOTA {:.3}, IDF1 {:.3} ({} boxes, {} misses, {} false positives, {} id switches)",
-            gt_path.display(),
-            m.mota,
-            m.idf1,
-            m.gt_boxes,
-            m.misses,
-            m.false_positives,
-            m.id_switches
-        );
+        println!("  {first} vs {}: {}", gt_path.display(), headline(&m));
         let path = args.out.join("summary.json");
         let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
         json["mot"] = serde_json::to_value(&m)?;
@@ -129,7 +132,72 @@ pub fn run(args: &TrackArgs) -> Result<()> {
     }
 }
 
-/// MOTA / IDF1 of `camera`'s tracks in `out/tracks.jsonl` against the ground truth.
+/// HOTA (DetA, AssA, LocA), MOTA and IDF1 with their counts, on one line.
+pub fn headline(m: &MotMetrics) -> String {
+    let h = &m.hota;
+    format!(
+        "HOTA {:.3} (DetA {:.3}, AssA {:.3}, LocA {:.3}), MOTA {:.3}, IDF1 {:.3} ({} boxes, {} \
+         misses, {} false positives, {} id switches)",
+        h.hota,
+        h.det_a,
+        h.ass_a,
+        h.loc_a,
+        m.mota,
+        m.idf1,
+        m.gt_boxes,
+        m.misses,
+        m.false_positives,
+        m.id_switches
+    )
+}
+
+/// `reid track-eval`'s arguments: MOTChallenge files scored as TrackEval scores them.
+#[derive(clap::Args, Debug)]
+pub struct TrackEvalArgs {
+    /// Ground truth, MOTChallenge `frame,id,x,y,w,h,…`.
+    #[arg(long)]
+    gt: PathBuf,
+    /// The tracker's boxes in the same format (e.g. a `reid track` run's mot/<camera>.txt).
+    #[arg(long)]
+    tracks: PathBuf,
+    /// Ignore regions `frame,x,y,w,h`.
+    #[arg(long)]
+    ignore: Option<PathBuf>,
+    /// Frames of the sequence (TrackEval's seqLength; default: the last frame of either file),
+    /// numbered from 1.
+    #[arg(long = "seq-length")]
+    seq_length: Option<usize>,
+    /// Also write the metrics as JSON here.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+/// `reid track-eval`: HOTA, CLEAR-MOT and identity metrics of any MOTChallenge tracker file.
+pub fn run_eval(args: &TrackEvalArgs) -> Result<()> {
+    let truth = read_mot_file(&args.gt).map_err(anyhow::Error::msg)?;
+    let hyp = read_mot_file(&args.tracks).map_err(anyhow::Error::msg)?;
+    let ignore = match &args.ignore {
+        Some(p) => read_ignore_file(p).map_err(anyhow::Error::msg)?,
+        None => Vec::new(),
+    };
+    let last = truth.iter().chain(&hyp).map(|b| b.frame).max().unwrap_or(0);
+    let frames: BTreeSet<usize> = (1..=args.seq_length.unwrap_or(last)).collect();
+    let m = evaluate_mot(&frames, &truth, &hyp, &ignore, 0.5);
+    println!(
+        "reid track-eval: {} vs {} over {} frames: {}",
+        args.tracks.display(),
+        args.gt.display(),
+        frames.len(),
+        headline(&m)
+    );
+    if let Some(out) = &args.output {
+        std::fs::write(out, serde_json::to_string_pretty(&m)?)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    Ok(())
+}
+
+/// The metrics of `camera`'s tracks in `out/tracks.jsonl` against the ground truth.
 fn score(gt: &Path, ignore: Option<&Path>, out: &Path, camera: &str) -> Result<MotMetrics> {
     let truth = read_mot_file(gt).map_err(anyhow::Error::msg)?;
     let ignore = match ignore {

@@ -5,16 +5,23 @@
 use crate::CommonArgs;
 use crate::common::Experiment;
 use anyhow::{Context, Result};
+use reid_engine::tao_status::TaoStatus;
 use reid_engine::train::{CURVES_FILE, STATUS_FILE};
+use std::path::Path;
 
 pub fn run(args: &CommonArgs) -> Result<()> {
     let exp = Experiment::load(args)?;
-    let out_dir = exp.subdir("train")?;
+    let out_dir = exp.subdir("train", exp.spec.train.results_dir.as_ref())?;
+    let status = TaoStatus::start(&out_dir, "train")?;
+    status.finish(run_in(&exp, &out_dir))
+}
+
+fn run_in(exp: &Experiment, out_dir: &Path) -> Result<()> {
     let spec_copy = out_dir.join("experiment.yaml");
     std::fs::write(&spec_copy, serde_yaml::to_string(&exp.spec)?)
         .with_context(|| format!("cannot write {}", spec_copy.display()))?;
     let device = reid_modeling::device(exp.spec.device)?;
-    let outcome = reid_engine::train::train(&exp.spec, &out_dir, &device, exp.key.as_ref())?;
+    let outcome = reid_engine::train::train(&exp.spec, out_dir, &device, exp.key.as_ref())?;
     match (&outcome.last, &outcome.last_checkpoint) {
         (None, _) => println!(
             "reid train: nothing to do, {} of {} epochs already trained in {}",

@@ -1,6 +1,6 @@
 //! End-to-end tests of the `reid` binary on real data: the bundled sample (always) and
-//! `../shared/data` (skipped with a message when absent). Reference values come from an
-//! independent Python pipeline (`scripts/reference_eval.py`: Pillow + numpy + ONNX Runtime) run
+//! `../shared/data` (skipped with a message when absent, failing under CI). Reference values
+//! come from an independent Python pipeline (`scripts/reference_eval.py`: Pillow + numpy + ONNX Runtime) run
 //! at test time, or from the measurements published in shared/data/README.md.
 
 use reid_data::{Preprocessor, SetName};
@@ -38,22 +38,17 @@ fn read_f32(path: &Path) -> Vec<f32> {
 }
 
 fn python_reference(py: &Path, model: &Path, query: &Path, gallery: &Path) -> Value {
-    let out = Command::new(py)
-        .arg(repo().join("scripts/reference_eval.py"))
-        .args([
+    let script = repo().join("scripts/reference_eval.py");
+    python_json(
+        py,
+        &[
+            script.as_os_str(),
             "evaluate".as_ref(),
             model.as_os_str(),
             query.as_os_str(),
             gallery.as_os_str(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+        ],
+    )
 }
 
 fn is_png(path: &Path) -> bool {
@@ -93,6 +88,33 @@ fn evaluate_on_the_sample_agrees_with_the_python_reference() {
     assert_eq!(res["re_ranking"], false);
     assert!(is_png(&dir.path().join("evaluate/cmc_curve.png")));
     assert!(is_png(&dir.path().join("evaluate/sampled_matches.png")));
+}
+
+/// Open-set verification in results.json: the documented keys, FAR targets met, thresholds
+/// rising as the FAR budget grows, and the ROC picture.
+#[test]
+fn evaluate_reports_verification_with_a_roc_curve() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().to_str().unwrap();
+    ok(&evaluate_sample(
+        results,
+        &["evaluate.num_sampled_matches=0"],
+    ));
+    let r = read_json(&dir.path().join("evaluate/results.json"));
+    let v = &r["verification"];
+    let eer = v["eer"].as_f64().unwrap();
+    assert!(eer > 0.0 && eer < 0.5, "{v}");
+    assert_eq!(v["far"], serde_json::json!([0.01, 0.001, 0.0001]));
+    let achieved: Vec<f64> = serde_json::from_value(v["far_achieved"].clone()).unwrap();
+    let tar: Vec<f64> = serde_json::from_value(v["tar"].clone()).unwrap();
+    for (i, target) in [0.01, 0.001, 0.0001].into_iter().enumerate() {
+        assert!(achieved[i] <= target, "{v}");
+    }
+    assert!(tar[0] >= tar[1] && tar[1] >= tar[2] && tar[0] > 0.0, "{v}");
+    let t0 = v["threshold"][0].as_f64().unwrap();
+    assert!(t0 > 0.0 && t0 < 2.0, "{v}");
+    assert!(v["num_genuine"].as_u64().unwrap() > 0 && v["num_impostor"].as_u64().unwrap() > 0);
+    assert!(is_png(&dir.path().join("evaluate/roc_curve.png")));
 }
 
 #[test]
@@ -202,6 +224,21 @@ fn evaluate_from_an_embeddings_file_needs_no_model() {
     let from_file = read_json(&dir.path().join("evaluate/results.json"));
     for key in ["rank1", "rank5", "rank10", "mAP", "mINP", "num_valid_query"] {
         assert_eq!(direct[key], from_file[key], "{key}");
+    }
+    // As TAO's inference writes it: no "set"; the sides come from the folder names.
+    let mut records = read_json(&emb);
+    for r in records.as_array_mut().unwrap() {
+        r.as_object_mut().unwrap().remove("set");
+    }
+    let tao = dir.path().join("tao.json");
+    std::fs::write(&tao, records.to_string()).unwrap();
+    ok(&evaluate_sample(
+        r,
+        &[&format!("evaluate.features={}", tao.display())],
+    ));
+    let from_tao = read_json(&dir.path().join("evaluate/results.json"));
+    for key in ["mAP", "num_query", "num_gallery"] {
+        assert_eq!(direct[key], from_tao[key], "{key}");
     }
 }
 

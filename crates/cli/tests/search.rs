@@ -134,3 +134,70 @@ fn search_without_a_detector_or_with_a_wrong_one_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// `track.calibration`: the distance threshold comes from a `reid evaluate` results.json at
+/// the FAR asked for; a FAR the file does not have is an error naming the file.
+#[test]
+fn search_takes_its_threshold_from_an_evaluation_at_a_false_accept_rate() {
+    let (Some(data), Some(_)) = (shared_data(), python()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let eval_dir = dir.path().join("eval");
+    ok(&reid(&[
+        "evaluate",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        eval_dir.to_str().unwrap(),
+        "evaluate.num_sampled_matches=0",
+    ]));
+    let results = eval_dir.join("evaluate/results.json");
+    let expected = read_json(&results)["verification"]["threshold"][0]
+        .as_f64()
+        .unwrap();
+    let frames = dir.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    for name in ["c1s1_002301.jpg", "c3s1_000501.jpg"] {
+        std::fs::copy(
+            data.join("market-frames/frames").join(name),
+            frames.join(name),
+        )
+        .unwrap();
+    }
+    let search = |far: &str| {
+        reid(&[
+            "search",
+            "-e",
+            "specs/sample.yaml",
+            "-r",
+            dir.path().join("out").to_str().unwrap(),
+            "--query",
+            data.join("market-frames/query/0001_c1s1_001051_00.jpg")
+                .to_str()
+                .unwrap(),
+            "--frames",
+            frames.to_str().unwrap(),
+            "--detector",
+            data.join("models/FastestDet.onnx").to_str().unwrap(),
+            "--model",
+            "assets/models/person-reidentification-retail-0267-eps.onnx",
+            &format!("track.calibration={}", results.display()),
+            &format!("track.calibration_far={far}"),
+        ])
+    };
+    let stdout = ok(&search("0.01"));
+    assert!(
+        stdout.contains(&format!("distance threshold {expected:.4} (FAR 0.01")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("(distance ≤ {})", expected as f32)),
+        "{stdout}"
+    );
+    let err = fails(&search("0.05"));
+    assert!(
+        err.contains("results.json") && err.contains("no threshold at FAR 0.05"),
+        "{err}"
+    );
+}

@@ -4,7 +4,7 @@
 mod common;
 
 use base64::Engine;
-use common::{ok, python, read_json, reid, repo, shared_data};
+use common::{ok, python, read_json, reid, repo, shared_data, skip};
 use reid_data::dataset::{list_images, parse_market_name};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -255,9 +255,7 @@ fn wait_for_count(server: &Server, n: usize) {
 #[test]
 fn the_milvus_gallery_serves_the_same_api_and_ranks_as_reid_evaluate() {
     let Ok(milvus) = std::env::var("REID_MILVUS") else {
-        eprintln!(
-            "skipped: REID_MILVUS=HOST:PORT names no Milvus server (scripts/with_milvus.sh starts one)"
-        );
+        skip("REID_MILVUS=HOST:PORT names no Milvus server (scripts/with_milvus.sh starts one)");
         return;
     };
     let Some((gallery, queries, expected)) = cuhk03() else {
@@ -671,9 +669,9 @@ impl Browser {
     fn start() -> Option<Self> {
         let (driver, chromium) = ("/usr/bin/chromedriver", "/usr/bin/chromium");
         if !Path::new(driver).exists() || !Path::new(chromium).exists() {
-            eprintln!(
-                "skipped: {driver} or {chromium} not found (apt-get install chromium chromium-driver)"
-            );
+            skip(&format!(
+                "{driver} or {chromium} not found (apt-get install chromium chromium-driver)"
+            ));
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{fails, ok, python, read_jsonl, reid, repo, shared_data};
+use common::{fails, ok, python, read_json, read_jsonl, reid, repo, shared_data, skip};
 use reid_evaluation::mot::{MotBox, evaluate_mot, read_ignore_file, read_mot_file};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -17,7 +17,7 @@ fn ffmpeg() -> bool {
         .output()
         .is_ok();
     if !found {
-        eprintln!("skipped: ffmpeg not found (apt-get install ffmpeg)");
+        skip("ffmpeg not found (apt-get install ffmpeg)");
     }
     found
 }
@@ -68,6 +68,19 @@ fn tracks_on_vtest_score_against_the_hand_labelled_stretch() {
             }
         })
         .collect();
+    // The same tracks in MOTChallenge form (frames from 1, the global id), for TrackEval.
+    let mot = read_mot_file(&out.path().join("mot/vtest.txt")).unwrap();
+    let records = tracks(out.path());
+    assert_eq!(mot.len(), records.len());
+    for (m, t) in mot.iter().zip(&records) {
+        assert_eq!(m.frame as u64, t["frame"].as_u64().unwrap() + 1);
+        assert_eq!(m.id, t["global_id"].as_u64().unwrap());
+        let b: Vec<f32> = serde_json::from_value(t["box"].clone()).unwrap();
+        assert!(
+            m.bbox.iter().zip(&b).all(|(x, y)| (x - y).abs() < 0.01),
+            "{m:?} {b:?}"
+        );
+    }
     let frames: BTreeSet<usize> = gt.iter().map(|b| b.frame).collect();
     let ignore = read_ignore_file(&labels.join("ignore.txt")).unwrap();
     let m = evaluate_mot(&frames, &gt, &hyp, &ignore, 0.5);
@@ -80,6 +93,50 @@ fn tracks_on_vtest_score_against_the_hand_labelled_stretch() {
         serde_json::from_str(&std::fs::read_to_string(out.path().join("summary.json")).unwrap())
             .unwrap();
     assert_eq!(summary["mot"]["MOTA"].as_f64().unwrap(), m.mota);
+    for key in ["HOTA", "DetA", "AssA", "LocA", "IDF1", "IDSW"] {
+        assert!(summary["mot"][key].is_number(), "{key}: {}", summary["mot"]);
+    }
+    assert_eq!(summary["mot"]["HOTA"].as_f64().unwrap(), m.hota.hota);
+    // `reid track-eval` scores the run's MOTChallenge file (global ids, frames from 1, clipped
+    // to the labelled stretch) against the labels shifted to count from 1.
+    let gt1 = out.path().join("gt1.txt");
+    let shifted: String = std::fs::read_to_string(labels.join("gt.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (frame, rest) = l.split_once(',').unwrap();
+            format!("{},{rest}\n", frame.trim().parse::<usize>().unwrap() + 1)
+        })
+        .collect();
+    std::fs::write(&gt1, shifted).unwrap();
+    let json = out.path().join("track_eval.json");
+    let hyp_frames: Vec<usize> = frames.iter().map(|f| f + 1).collect();
+    let clipped = out.path().join("clipped.txt");
+    let lines: String = std::fs::read_to_string(out.path().join("mot/vtest.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let f: usize = l.split(',').next().unwrap().parse().unwrap();
+            hyp_frames.contains(&f)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&clipped, lines).unwrap();
+    let stdout = ok(&reid(&[
+        "track-eval",
+        "--gt",
+        gt1.to_str().unwrap(),
+        "--tracks",
+        clipped.to_str().unwrap(),
+        "--output",
+        json.to_str().unwrap(),
+    ]));
+    println!("{stdout}");
+    let scored = read_json(&json);
+    assert!(stdout.contains(&format!("HOTA {:.3}", scored["HOTA"].as_f64().unwrap())));
+    assert_eq!(scored["gt_boxes"].as_u64().unwrap() as usize, gt.len());
+    assert!(scored["HOTA"].as_f64().unwrap() > 0.4, "{scored}");
     assert_eq!(summary["cameras"][0]["frames"], last + 1);
     for stage in ["decode", "detect", "embed", "track", "write"] {
         assert!(

@@ -283,6 +283,7 @@ fn a_swin_transformer_trains_with_the_tao_recipe_and_exports_exactly() {
     let err = fails(&export(&[
         "export.data_type=int8",
         "export.cal_image_dir=assets/sample/cuhk03-mini/query",
+        "export.overwrite=true",
     ]));
     assert!(err.contains("export Swin models as fp32 or fp16"), "{err}");
 }
@@ -378,7 +379,7 @@ fn an_exported_checkpoint_evaluates_like_the_checkpoint_without_spec_keys() {
 }
 
 #[test]
-fn a_key_seals_checkpoints_and_exports_and_opens_them_again() {
+fn a_key_seals_checkpoints_and_asked_for_exports_and_opens_them_again() {
     let dir = tempfile::tempdir().unwrap();
     let r = dir.path().to_str().unwrap();
     ok(&train(dir.path(), &["train.num_epochs=1", "-k", "s3cret"]));
@@ -388,12 +389,32 @@ fn a_key_seals_checkpoints_and_exports_and_opens_them_again() {
     let ckpt_arg = format!("export.checkpoint={}", ckpt.display());
     let onnx = dir.path().join("sealed.onnx");
     let onnx_arg = format!("export.onnx_file={}", onnx.display());
-    // Export needs the key to read the checkpoint, and seals the ONNX file with it.
+    // Export needs the key to read the checkpoint and writes a plain, deployable ONNX file
+    // unless export.encrypt; an existing file is kept unless export.overwrite.
     let err = fails(&reid(&["export", "-e", SPEC, "-r", r, &ckpt_arg]));
     assert!(err.contains("give its key with -k"), "{err}");
-    ok(&reid(&[
-        "export", "-e", SPEC, "-r", r, "-k", "s3cret", &ckpt_arg, &onnx_arg,
-    ]));
+    let export = |extra: &[&str]| {
+        let mut args = vec![
+            "export", "-e", SPEC, "-r", r, "-k", "s3cret", &ckpt_arg, &onnx_arg,
+        ];
+        args.extend_from_slice(extra);
+        reid(&args)
+    };
+    let out = ok(&export(&[]));
+    assert!(out.contains("writing a plain ONNX file"), "{out}");
+    let plain = std::fs::read(&onnx).unwrap();
+    assert!(!plain.starts_with(b"REIDSEAL"), "a plain ONNX file");
+    let err = fails(&export(&["export.encrypt=true"]));
+    assert!(
+        err.contains("already exists") && err.contains("export.overwrite"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&onnx).unwrap(),
+        plain,
+        "the existing file is kept"
+    );
+    ok(&export(&["export.encrypt=true", "export.overwrite=true"]));
     assert!(std::fs::read(&onnx).unwrap().starts_with(b"REIDSEAL"));
     let evaluate = |model: &Path, key: &str| {
         reid(&[
@@ -418,4 +439,196 @@ fn a_key_seals_checkpoints_and_exports_and_opens_them_again() {
     std::fs::write(&ckpt, &tampered).unwrap();
     let err = fails(&evaluate(&ckpt, "s3cret"));
     assert!(err.contains("changed or damaged"), "{err}");
+}
+
+/// The command lines of TAO's ReIdentificationNet document, as written there (paths and the
+/// sample's sizes aside): `--experiment_spec_file`, `-k`, the GPU keys (no GPU backend here:
+/// CPU, said in one line), `${results_dir}`, a TAO-format status.json per command, and a plain
+/// ONNX file with TAO's tensor names.
+#[test]
+fn the_tao_document_command_lines_run_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().to_str().unwrap();
+    let spec = dir.path().join("tao.yaml");
+    let text = std::fs::read_to_string(repo().join(SPEC)).unwrap()
+        + "encryption_key: nvidia_tao\nevaluate:\n  results_dir: \"${results_dir}/eval\"\n";
+    std::fs::write(&spec, text).unwrap();
+    let spec = spec.to_str().unwrap();
+    let key = ["-k", "nvidia_tao"];
+    let run = |command: &str, extra: &[&str]| {
+        let mut args = vec![command, "--experiment_spec_file", spec, "-r", r];
+        args.extend_from_slice(&key);
+        args.extend_from_slice(extra);
+        ok(&reid(&args))
+    };
+    let out = run("train", &["train.gpu_ids=[0]", "train.num_epochs=1"]);
+    assert!(
+        out.contains("train.gpu_ids [0] (TAO)") && out.contains("running on the CPU"),
+        "{out}"
+    );
+    let ckpt = dir.path().join("train/model_epoch_001.ckpt");
+    let checkpoint = format!("evaluate.checkpoint={}", ckpt.display());
+    let plots = [
+        format!("evaluate.output_sampled_matches_plot={r}/matches.png"),
+        format!("evaluate.output_cmc_curve_plot={r}/cmc.png"),
+    ];
+    let out = run(
+        "evaluate",
+        &[
+            &checkpoint,
+            &plots[0],
+            &plots[1],
+            "evaluate.test_dataset=assets/sample/cuhk03-mini/bounding_box_test",
+            "evaluate.query_dataset=assets/sample/cuhk03-mini/query",
+            "evaluate.gpu_id=0",
+        ],
+    );
+    assert!(out.contains("evaluate.gpu_id 0 (TAO)"), "{out}");
+    assert!(
+        dir.path().join("eval/results.json").is_file(),
+        "${{results_dir}}/eval"
+    );
+    assert!(dir.path().join("cmc.png").is_file() && dir.path().join("matches.png").is_file());
+    let emb = format!("inference.output_file={r}/emb.json");
+    run(
+        "inference",
+        &[
+            &format!("inference.checkpoint={}", ckpt.display()),
+            &emb,
+            "inference.test_dataset=assets/sample/cuhk03-mini/bounding_box_test",
+            "inference.query_dataset=assets/sample/cuhk03-mini/query",
+            "inference.gpu_id=0",
+        ],
+    );
+    run(
+        "export",
+        &[
+            &format!("export.checkpoint={}", ckpt.display()),
+            "export.gpu_id=0",
+        ],
+    );
+    let onnx = std::fs::read(dir.path().join("export/model_epoch_001.onnx")).unwrap();
+    assert!(!onnx.starts_with(b"REIDSEAL"), "a deployable ONNX file");
+    let has = |name: &[u8]| onnx.windows(name.len()).any(|w| w == name);
+    assert!(has(b"fc_pred") && has(b"input"), "TAO's tensor names");
+    for (sub, mode) in [
+        ("train", "Train"),
+        ("eval", "Evaluate"),
+        ("inference", "Inference"),
+        ("export", "Export"),
+    ] {
+        let lines = read_jsonl(&dir.path().join(sub).join("status.json"));
+        assert_eq!(lines[0]["status"], "STARTED", "{sub}");
+        let last = lines.last().unwrap();
+        assert_eq!(last["status"], "SUCCESS", "{sub}: {last}");
+        assert_eq!(last["message"], format!("{mode} finished successfully."));
+        for key in ["date", "time", "verbosity"] {
+            assert!(last[key].is_string(), "{sub}: {last}");
+        }
+    }
+    let eval = read_jsonl(&dir.path().join("eval/status.json"));
+    assert!(eval.last().unwrap()["kpi"]["mAP"].as_f64().unwrap() > 0.0);
+    // A failing command says so in its status.json.
+    let err = fails(&reid(&[
+        "evaluate",
+        "-e",
+        spec,
+        "-r",
+        r,
+        "evaluate.checkpoint=missing.onnx",
+    ]));
+    assert!(err.contains("missing.onnx"), "{err}");
+    let eval = read_jsonl(&dir.path().join("eval/status.json"));
+    let last = eval.last().unwrap();
+    assert_eq!(last["status"], "FAILURE");
+    assert!(
+        last["message"].as_str().unwrap().contains("missing.onnx"),
+        "{last}"
+    );
+}
+
+/// Two training sets at once (fast-reid's combineall): the sample's query and test folders
+/// share their 16 person ids, which stay 32 identities; `dataset.num_classes: 0` takes that
+/// number from the data.
+#[test]
+fn several_training_sets_train_as_one_with_their_identities_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets = "dataset.train_dataset_dir=[assets/sample/cuhk03-mini/query, \
+                assets/sample/cuhk03-mini/bounding_box_test]";
+    let err = fails(&train(dir.path(), &[sets, "train.num_epochs=1"]));
+    assert!(err.contains("hold 32 person ids"), "{err}");
+    assert!(err.contains("dataset.num_classes=32"), "{err}");
+    let out = train(
+        dir.path(),
+        &[sets, "train.num_epochs=1", "dataset.num_classes=0"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    ok(&out);
+    assert!(
+        stderr.contains("32 identities in the training set(s)"),
+        "{stderr}"
+    );
+    assert_eq!(statuses(dir.path()).len(), 1);
+}
+
+/// `export.triton` / `export.deepstream`: a Triton repository entry whose config.pbtxt parses
+/// against Triton's own model-config schema (tritonclient's protobuf) and names the tensors
+/// ONNX Runtime finds in the model, and a DeepStream ReID section from the model's
+/// pre-processing.
+#[test]
+fn export_writes_triton_and_deepstream_files_that_fit_the_model() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    ok(&train(dir.path(), &["train.num_epochs=1"]));
+    let ckpt = dir.path().join("train/model_epoch_001.ckpt");
+    ok(&export(
+        dir.path(),
+        &ckpt,
+        &["export.triton=true", "export.deepstream=true"],
+    ));
+    let entry = dir.path().join("export/triton/model_epoch_001");
+    let check = r#"
+import json, sys
+from google.protobuf import text_format
+import onnxruntime as ort
+import tritonclient.grpc.model_config_pb2 as mc
+cfg = text_format.Parse(open(sys.argv[1] + "/config.pbtxt").read(), mc.ModelConfig())
+s = ort.InferenceSession(sys.argv[1] + "/1/model.onnx")
+i, o = s.get_inputs()[0], s.get_outputs()[0]
+print(json.dumps({
+    "platform": cfg.platform, "max_batch_size": cfg.max_batch_size,
+    "input": [cfg.input[0].name, list(cfg.input[0].dims), mc.DataType.Name(cfg.input[0].data_type)],
+    "output": [cfg.output[0].name, list(cfg.output[0].dims)],
+    "onnx": [i.name, i.shape[1:], o.name, o.shape[1:]],
+}))
+"#;
+    let got = python_json(&py, &["-c", check, entry.to_str().unwrap()]);
+    assert_eq!(got["platform"], "onnxruntime_onnx");
+    assert_eq!(got["max_batch_size"], 16);
+    assert_eq!(
+        got["input"],
+        serde_json::json!(["input", [3, 64, 32], "TYPE_FP32"])
+    );
+    assert_eq!(got["output"], serde_json::json!(["fc_pred", [128]]));
+    assert_eq!(
+        got["onnx"],
+        serde_json::json!(["input", [3, 64, 32], "fc_pred", [128]])
+    );
+    let ds: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(dir.path().join("export/deepstream_reid.yml")).unwrap(),
+    )
+    .unwrap();
+    let reid = &ds["ReID"];
+    assert_eq!(reid["reidFeatureSize"], 128);
+    assert_eq!(
+        serde_yaml::to_string(&reid["inferDims"]).unwrap().trim(),
+        "- 3\n- 64\n- 32"
+    );
+    let offset0 = reid["offsets"][0].as_f64().unwrap();
+    assert!((offset0 - 255.0 * 0.485).abs() < 1e-3, "{offset0}");
+    let report = read_json(&dir.path().join("export/export_report.json"));
+    assert!(
+        report["triton"].is_string() && report["deepstream"].is_string(),
+        "{report}"
+    );
 }

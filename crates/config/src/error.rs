@@ -27,4 +27,17 @@ pub enum ConfigError {
     Override { arg: String, message: String },
     #[error("key `{key}`: {message}")]
     Invalid { key: String, message: String },
+    #[error(
+        "{origin}: `{key}: {value}` is a TAO key reid does not support ({what}); remove it or \
+         set it to TAO's default `{default}`"
+    )]
+    TaoUnsupported {
+        origin: String,
+        key: String,
+        value: String,
+        what: String,
+        default: String,
+    },
+    #[error("missing setting: give {keys} (in the spec or as section.key=… on the command line)")]
+    Missing { keys: String },
 }

@@ -1,9 +1,11 @@
 //! Turning a YAML spec file plus `section.key=value` overrides into a checked [`Spec`]:
-//! unknown keys are reported with their dotted path and the closest valid key, wrong types with
-//! the path serde stopped at, and out-of-range values by [`Spec::validate`].
+//! TAO's names and keys are read first (`crate::tao`), then unknown keys are reported with their
+//! dotted path and the closest valid key, `${key}` references resolved, wrong types reported
+//! with the path serde stopped at, and out-of-range values by [`Spec::validate`].
 
 use crate::error::ConfigError;
 use crate::spec::Spec;
+use crate::tao;
 use serde_yaml::{Mapping, Value};
 use std::path::Path;
 
@@ -34,52 +36,25 @@ impl Spec {
         if value.is_null() {
             value = Value::Mapping(Mapping::new());
         }
-        rename_aliases(&mut value);
+        tao::rename_aliases(&mut value);
+        tao::take_unsupported(&mut value, origin)?;
         let schema = serde_yaml::to_value(Spec::default()).expect("the default spec serialises");
         check_keys(&value, &schema, "", origin)?;
         for arg in overrides {
             apply_override(&mut value, &schema, arg)?;
         }
-        let spec: Spec =
+        tao::take_unsupported(&mut value, "command line")?;
+        tao::interpolate(&mut value, origin)?;
+        let device_set = value.get("device").is_some_and(|d| !d.is_null());
+        let mut spec: Spec =
             serde_path_to_error::deserialize(value).map_err(|e| ConfigError::Type {
                 origin: origin.to_owned(),
                 key: e.path().to_string(),
                 message: e.inner().to_string(),
             })?;
+        spec.device_set = device_set;
         spec.validate()?;
         Ok(spec)
-    }
-}
-
-/// Keys of other TAO releases (e.g. the ResNet specs' `warmup_iters`), read as today's names.
-const ALIASES: &[(&str, &str)] = &[
-    ("train.optim.warmup_iters", "warmup_epochs"),
-    ("train.optim.steps", "lr_steps"),
-    ("train.grad_clip", "clip_grad_norm"),
-    ("train.resume_training_checkpoint_path", "resume"),
-];
-
-/// The current name of a dotted key.
-fn canonical(path: &str) -> String {
-    ALIASES
-        .iter()
-        .find(|(old, _)| *old == path)
-        .map(|(old, new)| format!("{}.{new}", old.rsplit_once('.').map_or("", |(p, _)| p)))
-        .unwrap_or_else(|| path.to_owned())
-}
-
-/// Renames aliased keys in the YAML tree (an explicit current name wins over its alias).
-fn rename_aliases(value: &mut Value) {
-    for (old, new) in ALIASES {
-        let (parent, leaf) = old.rsplit_once('.').expect("aliases are dotted");
-        let parent_node = parent
-            .split('.')
-            .try_fold(&mut *value, |node, part| node.get_mut(part));
-        if let Some(Value::Mapping(map)) = parent_node
-            && let Some(v) = map.remove(leaf)
-        {
-            map.entry(Value::String((*new).to_owned())).or_insert(v);
-        }
     }
 }
 
@@ -110,6 +85,15 @@ fn check_keys(
     Ok(())
 }
 
+/// Optional keys that hold numbers (the other optional keys hold paths or text).
+const OPTIONAL_NUMBERS: &[&str] = &[
+    "gpu_id",
+    "num_gpus",
+    "num_nodes",
+    "validation_interval",
+    "warmup_iters",
+];
+
 /// Sets `section.key=value` in the YAML tree. The value is read as YAML (`true`, `0.3`,
 /// `[1, 2]`), except where the spec expects text, so `evaluate.checkpoint=0001` stays a path.
 fn apply_override(value: &mut Value, schema: &Value, arg: &str) -> Result<(), ConfigError> {
@@ -120,10 +104,16 @@ fn apply_override(value: &mut Value, schema: &Value, arg: &str) -> Result<(), Co
     let (path, raw) = arg
         .split_once('=')
         .ok_or_else(|| bad("expected section.key=value".into()))?;
-    let path = canonical(path);
+    let path = tao::canonical(path).to_owned();
     let parts: Vec<&str> = path.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
         return Err(bad("empty key name".into()));
+    }
+    if tao::is_unsupported(&path) {
+        // Checked with the spec's own keys once every override is in.
+        let parsed: Value = serde_yaml::from_str(raw).unwrap_or_else(|_| Value::String(raw.into()));
+        tao::set(value, &path, parsed);
+        return Ok(());
     }
     let mut node = value;
     let mut known = schema;
@@ -151,7 +141,12 @@ fn apply_override(value: &mut Value, schema: &Value, arg: &str) -> Result<(), Co
             .or_insert(Value::Null);
     }
     let parsed: Value = serde_yaml::from_str(raw).unwrap_or_else(|_| Value::String(raw.into()));
-    let wants_text = matches!(known, Value::String(_) | Value::Null);
+    let leaf = parts[parts.len() - 1];
+    let wants_text = match known {
+        Value::String(_) => true,
+        Value::Null => !OPTIONAL_NUMBERS.contains(&leaf),
+        _ => false,
+    };
     *node = match parsed {
         // `key=null` (or `~`) unsets an optional key.
         Value::Null if matches!(raw, "null" | "~") => Value::Null,

@@ -18,6 +18,9 @@ pub struct Spec {
     pub num_threads: usize,
     /// Where native (Burn) models run: `cpu`, or a GPU backend reid was built with.
     pub device: DeviceKind,
+    /// Whether the spec or the command line set `device` (TAO's GPU keys then do not choose it).
+    #[serde(skip)]
+    pub device_set: bool,
     pub model: ModelConfig,
     pub dataset: DatasetConfig,
     pub re_ranking: ReRankingConfig,
@@ -74,11 +77,66 @@ pub enum PretrainChoice {
     None,
 }
 
+/// The backbones reid builds natively (`model.backbone`, TAO's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BackboneKind {
+    #[serde(rename = "mobilenet_v2")]
+    MobileNetV2,
+    #[serde(rename = "osnet_x0_25")]
+    OsNetX0_25,
+    #[serde(rename = "osnet_x0_5")]
+    OsNetX0_5,
+    #[serde(rename = "osnet_x0_75")]
+    OsNetX0_75,
+    #[serde(rename = "osnet_x1_0")]
+    OsNetX1_0,
+    #[serde(rename = "resnet_18")]
+    ResNet18,
+    #[serde(rename = "resnet_34")]
+    ResNet34,
+    #[serde(rename = "resnet_50")]
+    ResNet50,
+    #[serde(rename = "resnet_101")]
+    ResNet101,
+    #[serde(rename = "swin_tiny_patch4_window7_224")]
+    SwinTiny,
+    #[serde(rename = "swin_small_patch4_window7_224")]
+    SwinSmall,
+    #[serde(rename = "swin_base_patch4_window7_224")]
+    SwinBase,
+}
+
+impl BackboneKind {
+    /// The name as written in specs and checkpoints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MobileNetV2 => "mobilenet_v2",
+            Self::OsNetX0_25 => "osnet_x0_25",
+            Self::OsNetX0_5 => "osnet_x0_5",
+            Self::OsNetX0_75 => "osnet_x0_75",
+            Self::OsNetX1_0 => "osnet_x1_0",
+            Self::ResNet18 => "resnet_18",
+            Self::ResNet34 => "resnet_34",
+            Self::ResNet50 => "resnet_50",
+            Self::ResNet101 => "resnet_101",
+            Self::SwinTiny => "swin_tiny_patch4_window7_224",
+            Self::SwinSmall => "swin_small_patch4_window7_224",
+            Self::SwinBase => "swin_base_patch4_window7_224",
+        }
+    }
+}
+
+impl std::fmt::Display for BackboneKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// `model.*`: the network and how its embedding is read out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
-    pub backbone: String,
+    pub backbone: BackboneKind,
     pub last_stride: u32,
     pub pretrain_choice: PretrainChoice,
     pub pretrained_model_path: Option<PathBuf>,
@@ -101,7 +159,7 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
-            backbone: "resnet_50".into(),
+            backbone: BackboneKind::ResNet50,
             last_stride: 1,
             pretrain_choice: PretrainChoice::SelfTrained,
             pretrained_model_path: None,
@@ -138,11 +196,48 @@ pub enum Sampler {
     SoftmaxTriplet,
 }
 
+/// How a dataset path names its images and their labels (`dataset.layout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetLayout {
+    /// Market-1501 file names `PPPP_cCsS_FFFFFF_NN.jpg` in a folder.
+    Market,
+    /// DukeMTMC-reID file names `PPPP_cC_fFFFFFFF.jpg` in a folder.
+    Duke,
+    /// An MSMT17 list file (`list_train.txt`, `list_query.txt`, …): `path pid` lines.
+    Msmt17,
+    /// A folder per identity: `DIR/<pid>/<images>` or `DIR/<pid>/<camera>/<images>`.
+    Folders,
+    /// A CSV file with the header `path,pid[,camid]`, paths relative to its folder.
+    Csv,
+}
+
+impl DatasetLayout {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Market => "market",
+            Self::Duke => "duke",
+            Self::Msmt17 => "msmt17",
+            Self::Folders => "folders",
+            Self::Csv => "csv",
+        }
+    }
+}
+
+impl std::fmt::Display for DatasetLayout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// `dataset.*`: where the images are and how they become tensors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatasetConfig {
-    pub train_dataset_dir: Option<PathBuf>,
+    /// One training set or several (fast-reid's combineall): identities of different sets stay
+    /// different classes.
+    #[serde(deserialize_with = "one_or_many")]
+    pub train_dataset_dir: Vec<PathBuf>,
     pub test_dataset_dir: Option<PathBuf>,
     pub query_dataset_dir: Option<PathBuf>,
     pub num_classes: u32,
@@ -161,12 +256,29 @@ pub struct DatasetConfig {
     pub num_instances: usize,
     /// Colour order the network expects (reid extension; TAO is always RGB).
     pub channel_order: ChannelOrder,
+    /// How every dataset path of the spec is read; detected from each path when unset.
+    pub layout: Option<DatasetLayout>,
+}
+
+/// A path or a list of paths (`null` for none).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(p)) => vec![p],
+        Some(OneOrMany::Many(v)) => v,
+    })
 }
 
 impl Default for DatasetConfig {
     fn default() -> Self {
         Self {
-            train_dataset_dir: None,
+            train_dataset_dir: Vec::new(),
             test_dataset_dir: None,
             query_dataset_dir: None,
             num_classes: 751,
@@ -181,6 +293,7 @@ impl Default for DatasetConfig {
             sampler: Sampler::SoftmaxTriplet,
             num_instances: 4,
             channel_order: ChannelOrder::Rgb,
+            layout: None,
         }
     }
 }
@@ -194,6 +307,8 @@ pub struct ReRankingConfig {
     pub k1: usize,
     pub k2: usize,
     pub lambda_value: f32,
+    /// Length of the CMC curve in results.json and its plot (TAO: 10).
+    pub max_rank: usize,
 }
 
 impl Default for ReRankingConfig {
@@ -203,6 +318,7 @@ impl Default for ReRankingConfig {
             k1: 20,
             k2: 6,
             lambda_value: 0.3,
+            max_rank: 50,
         }
     }
 }
@@ -235,7 +351,10 @@ pub struct OptimConfig {
     pub weight_decay: f32,
     pub weight_decay_bias: f32,
     pub warmup_factor: f32,
+    /// Warm-up length of the cosine schedule (and of the linear one without `warmup_iters`).
     pub warmup_epochs: u32,
+    /// Warm-up length of the linear schedule, in epochs (TAO's name; TAO 5.0's only warm-up key).
+    pub warmup_iters: Option<u32>,
     pub warmup_method: WarmupMethod,
     pub base_lr: f32,
     pub momentum: f32,
@@ -257,6 +376,7 @@ impl Default for OptimConfig {
             weight_decay_bias: 0.0001,
             warmup_factor: 0.01,
             warmup_epochs: 20,
+            warmup_iters: None,
             warmup_method: WarmupMethod::Cosine,
             base_lr: 0.0008,
             momentum: 0.9,
@@ -273,10 +393,17 @@ impl Default for OptimConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
+    /// Where `reid train` writes (default `RESULTS_DIR/train`).
     pub results_dir: Option<PathBuf>,
     pub optim: OptimConfig,
     pub num_epochs: u32,
     pub checkpoint_interval: u32,
+    /// Validate every this many epochs (default: at every checkpoint).
+    pub validation_interval: Option<u32>,
+    /// TAO's devices: one GPU at most (see [`Spec::resolve_gpu_keys`]).
+    pub num_gpus: Option<u32>,
+    pub gpu_ids: Option<Vec<u32>>,
+    pub num_nodes: Option<u32>,
     pub clip_grad_norm: f32,
     pub resume: Option<PathBuf>,
     pub seed: u64,
@@ -289,6 +416,10 @@ impl Default for TrainConfig {
             optim: OptimConfig::default(),
             num_epochs: 120,
             checkpoint_interval: 10,
+            validation_interval: None,
+            num_gpus: None,
+            gpu_ids: None,
+            num_nodes: None,
             clip_grad_norm: 0.0,
             resume: None,
             seed: 1234,
@@ -310,6 +441,8 @@ pub enum Metric {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EvaluateConfig {
+    /// Where `reid evaluate` writes (default `RESULTS_DIR/evaluate`).
+    pub results_dir: Option<PathBuf>,
     pub checkpoint: Option<PathBuf>,
     pub test_dataset: Option<PathBuf>,
     pub query_dataset: Option<PathBuf>,
@@ -318,13 +451,19 @@ pub struct EvaluateConfig {
     /// An embeddings JSON (as written by `reid inference`) to evaluate without a model.
     pub features: Option<PathBuf>,
     pub metric: Metric,
-    /// Queries shown in the sampled-matches plot.
+    /// Queries shown in the sampled-matches plot (TAO: `re_ranking.num_query`).
     pub num_sampled_matches: usize,
+    /// TAO's device keys (the first GPU is used, as TAO does).
+    pub gpu_id: Option<u32>,
+    pub gpu_ids: Option<Vec<u32>>,
+    pub num_gpus: Option<u32>,
+    pub num_nodes: Option<u32>,
 }
 
 impl Default for EvaluateConfig {
     fn default() -> Self {
         Self {
+            results_dir: None,
             checkpoint: None,
             test_dataset: None,
             query_dataset: None,
@@ -333,6 +472,10 @@ impl Default for EvaluateConfig {
             features: None,
             metric: Metric::Euclidean,
             num_sampled_matches: 10,
+            gpu_id: None,
+            gpu_ids: None,
+            num_gpus: None,
+            num_nodes: None,
         }
     }
 }
@@ -341,10 +484,17 @@ impl Default for EvaluateConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InferenceConfig {
+    /// Where `reid inference` writes (default `RESULTS_DIR/inference`).
+    pub results_dir: Option<PathBuf>,
     pub checkpoint: Option<PathBuf>,
     pub output_file: Option<PathBuf>,
     pub test_dataset: Option<PathBuf>,
     pub query_dataset: Option<PathBuf>,
+    /// TAO's device keys (the first GPU is used, as TAO does).
+    pub gpu_id: Option<u32>,
+    pub gpu_ids: Option<Vec<u32>>,
+    pub num_gpus: Option<u32>,
+    pub num_nodes: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -371,6 +521,9 @@ pub enum CalibrationMethod {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExportConfig {
+    /// Where `reid export` writes its report and, by default, the ONNX file (default
+    /// `RESULTS_DIR/export`).
+    pub results_dir: Option<PathBuf>,
     pub checkpoint: Option<PathBuf>,
     pub onnx_file: Option<PathBuf>,
     pub data_type: ExportDataType,
@@ -382,11 +535,23 @@ pub struct ExportConfig {
     pub cal_batches: usize,
     pub cal_batch_size: usize,
     pub cal_method: CalibrationMethod,
+    /// Seal the ONNX file with the model key (`-k`) too; by default it is a plain, deployable
+    /// ONNX file and `-k` seals only checkpoints.
+    pub encrypt: bool,
+    /// Replace an existing ONNX file (TAO refuses to).
+    pub overwrite: bool,
+    /// Also write a Triton model-repository entry (`triton/<name>/config.pbtxt`, `1/model.onnx`).
+    pub triton: bool,
+    /// Also write the `ReID:` section of a DeepStream NvDCF tracker config.
+    pub deepstream: bool,
+    /// TAO's device key.
+    pub gpu_id: Option<u32>,
 }
 
 impl Default for ExportConfig {
     fn default() -> Self {
         Self {
+            results_dir: None,
             checkpoint: None,
             onnx_file: None,
             data_type: ExportDataType::Fp32,
@@ -395,6 +560,11 @@ impl Default for ExportConfig {
             cal_batches: 10,
             cal_batch_size: 16,
             cal_method: CalibrationMethod::Percentile,
+            encrypt: false,
+            overwrite: false,
+            triton: false,
+            deepstream: false,
+            gpu_id: None,
         }
     }
 }
@@ -489,6 +659,11 @@ pub struct TrackConfig {
     /// Tracking: a new track is a person seen before (in any camera) when its appearance is
     /// within this distance of theirs.
     pub global_distance: f32,
+    /// A `reid evaluate` results.json whose verification threshold at `calibration_far`
+    /// replaces `match_distance` and `global_distance`.
+    pub calibration: Option<PathBuf>,
+    /// The false accept rate the calibrated threshold is taken at (one of results.json's).
+    pub calibration_far: f64,
 }
 
 impl Default for TrackConfig {
@@ -502,6 +677,8 @@ impl Default for TrackConfig {
             n_init: 3,
             max_age: 30,
             global_distance: 0.9,
+            calibration: None,
+            calibration_far: 1e-3,
         }
     }
 }

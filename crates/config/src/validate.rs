@@ -51,6 +51,12 @@ impl Spec {
         if r.k1 == 0 || r.k2 == 0 {
             return Err(invalid("re_ranking.k1/k2", "must be > 0"));
         }
+        if r.max_rank == 0 {
+            return Err(invalid("re_ranking.max_rank", "must be > 0"));
+        }
+        if self.train.validation_interval == Some(0) {
+            return Err(invalid("train.validation_interval", "must be > 0"));
+        }
         if !(0.0..=1.0).contains(&r.lambda_value) {
             return Err(invalid("re_ranking.lambda_value", "must be in [0, 1]"));
         }
@@ -87,6 +93,9 @@ impl Spec {
                 "track.high_score",
                 "must be in [track.min_score, 1]",
             ));
+        }
+        if !(t.calibration_far > 0.0 && t.calibration_far < 1.0) {
+            return Err(invalid("track.calibration_far", "must be in (0, 1)"));
         }
         if t.n_init == 0 {
             return Err(invalid("track.n_init", "must be > 0"));

@@ -204,7 +204,120 @@ fn keys_of_other_tao_releases_are_read_as_todays() {
         &["train.optim.warmup_iters=12"],
     )
     .unwrap();
-    assert_eq!(s.train.optim.warmup_epochs, 12);
+    // TAO 5.2+ keeps both: `warmup_iters` for the linear warm-up, `warmup_epochs` for cosine.
+    assert_eq!(s.train.optim.warmup_iters, Some(12));
+    assert_eq!(s.train.optim.warmup_epochs, 20);
     assert_eq!(s.train.optim.lr_steps, vec![30, 55]);
     assert_eq!(s.train.clip_grad_norm, 5.0);
+}
+
+/// Keys of TAO 5's own config (its default_config.py) that a TAO user's spec carries.
+const TAO5_KEYS: &str = r#"
+results_dir: /r
+model:
+  id_loss_type: softmax
+  reduce_feat_dim: False
+  jpm: False
+re_ranking:
+  max_rank: 10
+  num_query: 5
+train:
+  num_gpus: 1
+  gpu_ids: [0]
+  num_nodes: 1
+  validation_interval: 2
+  cudnn:
+    benchmark: False
+    deterministic: True
+  optim:
+    lr_monitor: val_loss
+evaluate:
+  results_dir: "${results_dir}/evaluate"
+  gpu_id: 0
+inference:
+  results_dir: "${results_dir}/inference"
+export:
+  gpu_id: 0
+wandb:
+  enable: False
+  project: "TAO Toolkit"
+"#;
+
+#[test]
+fn tao5_keys_load_with_taos_meaning() {
+    let s = load(TAO5_KEYS, &[]).unwrap();
+    assert_eq!(s.re_ranking.max_rank, 10);
+    assert_eq!(s.evaluate.num_sampled_matches, 5, "re_ranking.num_query");
+    assert_eq!(s.train.validation_interval, Some(2));
+    assert_eq!(s.train.gpu_ids, Some(vec![0]));
+    assert_eq!(s.evaluate.results_dir, Some(PathBuf::from("/r/evaluate")));
+    // `-r` arrives as an override and moves every `${results_dir}` with it.
+    let s = load(TAO5_KEYS, &["results_dir=/elsewhere"]).unwrap();
+    assert_eq!(
+        s.inference.results_dir,
+        Some(PathBuf::from("/elsewhere/inference"))
+    );
+    let err = load("evaluate: {results_dir: \"${nothing}/x\"}\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("evaluate.results_dir") && err.contains("`nothing`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tao_keys_of_features_reid_lacks_are_refused_unless_at_taos_default() {
+    let err = load("model: {jpm: True}\n", &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("`model.jpm: true` is a TAO key reid does not support")
+            && err.contains("`false`"),
+        "{err}"
+    );
+    let err = load("", &["model.id_loss_type=arcface"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model.id_loss_type") && err.contains("arcface"),
+        "{err}"
+    );
+    load("", &["model.id_loss_type=softmax"]).unwrap();
+    let err = load("wandb: {enable: true}\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("wandb.enable"), "{err}");
+}
+
+#[test]
+fn tao_gpu_keys_choose_the_device() {
+    use reid_config::DeviceKind;
+    let mut s = load("train: {gpu_ids: [0]}\n", &[]).unwrap();
+    let line = s.resolve_gpu_keys(false).unwrap().unwrap();
+    assert!(
+        line.contains("train.gpu_ids [0]") && line.contains("running on the CPU"),
+        "{line}"
+    );
+    assert_eq!(s.device, DeviceKind::Cpu);
+    assert_eq!(
+        load("", &["evaluate.gpu_id=0"]).unwrap().evaluate.gpu_id,
+        Some(0)
+    );
+    let mut s = load("evaluate: {gpu_id: 0}\n", &[]).unwrap();
+    assert!(
+        s.resolve_gpu_keys(true)
+            .unwrap()
+            .unwrap()
+            .contains("device wgpu")
+    );
+    assert_eq!(s.device, DeviceKind::Wgpu);
+    // `device` in the spec wins over TAO's keys.
+    let mut s = load("device: cpu\ntrain: {gpu_ids: [0]}\n", &[]).unwrap();
+    assert_eq!(s.resolve_gpu_keys(true).unwrap(), None);
+    assert_eq!(s.device, DeviceKind::Cpu);
+    let mut s = load("", &[]).unwrap();
+    assert_eq!(s.resolve_gpu_keys(true).unwrap(), None);
+    for yaml in ["train: {num_gpus: 2}\n", "train: {gpu_ids: [0, 1]}\n"] {
+        let err = load(yaml, &[]).unwrap().resolve_gpu_keys(true).unwrap_err();
+        assert!(err.to_string().contains("data-parallel"), "{err}");
+    }
 }

@@ -1,4 +1,4 @@
-//! Errors of dataset reading, image decoding and embeddings files; each names the path at fault.
+//! Errors of dataset reading (layouts, list files), image decoding and embeddings files; each names the path at fault.
 
 use std::path::PathBuf;
 
@@ -17,6 +17,14 @@ pub enum DataError {
     },
     #[error("cannot decode image {}: {message}", path.display())]
     Decode { path: PathBuf, message: String },
+    #[error("{}: {message}", path.display())]
+    Layout { path: PathBuf, message: String },
+    #[error("{}, line {line}: {message}", path.display())]
+    List {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("embeddings file {}: {message}", path.display())]
     Embeddings { path: PathBuf, message: String },
 }

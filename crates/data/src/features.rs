@@ -1,6 +1,7 @@
 //! Feature matrices (one embedding per row) and the embeddings JSON file that `reid inference`
 //! writes and `reid evaluate evaluate.features=…` reads:
-//! `[{"img_path": …, "embedding": […], "set": "query"|"test"}, …]`.
+//! `[{"img_path": …, "embedding": […], "set": "query"|"test"}, …]` (`set` optional, as in the
+//! files TAO's inference writes).
 
 use crate::error::DataError;
 use serde::{Deserialize, Serialize};
@@ -46,14 +47,9 @@ impl Features {
         self.data.chunks_exact(self.dim)
     }
 
-    /// Scales every row to unit L2 norm (all-zero rows stay zero).
+    /// Scales every row to unit L2 norm ([`l2_normalize`]).
     pub fn l2_normalize(&mut self) {
-        for row in self.data.chunks_exact_mut(self.dim) {
-            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-            if norm > 0.0 {
-                row.iter_mut().for_each(|x| *x /= norm);
-            }
-        }
+        self.data.chunks_exact_mut(self.dim).for_each(l2_normalize);
     }
 
     /// Index of the first row holding a NaN or infinity, if any.
@@ -62,12 +58,41 @@ impl Features {
     }
 }
 
+/// Scales `v` to unit L2 norm, the one normalisation of every embedding reid compares. The
+/// values are divided by the largest |value| first, so neither huge (1e30) nor tiny (1e-30)
+/// components overflow or vanish in the squares; all-zero or non-finite vectors are left as
+/// they are.
+pub fn l2_normalize(v: &mut [f32]) {
+    let scale = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    if !(scale > 0.0 && scale.is_finite()) {
+        return;
+    }
+    let norm = v.iter().map(|x| (x / scale).powi(2)).sum::<f32>().sqrt() * scale;
+    v.iter_mut().for_each(|x| *x /= norm);
+}
+
 /// Which side of the evaluation an embedding belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SetName {
-    Query,
-    Test,
+    Query = 0,
+    Test = 1,
+}
+
+impl SetName {
+    /// The side a path's folders name: `query`, or `bounding_box_test` / `test` / `gallery`
+    /// (the innermost such folder wins).
+    pub fn from_path(path: &Path) -> Option<Self> {
+        path.parent()?
+            .components()
+            .rev()
+            .filter_map(|c| c.as_os_str().to_str())
+            .find_map(|name| match name.to_ascii_lowercase().as_str() {
+                "query" => Some(Self::Query),
+                "bounding_box_test" | "test" | "gallery" => Some(Self::Test),
+                _ => None,
+            })
+    }
 }
 
 /// One entry of an embeddings JSON file.
@@ -134,11 +159,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn normalises_huge_and_tiny_vectors_without_overflow() {
+        for x in [1e30f32, 1e-30, 3.0] {
+            let mut v = vec![x, 0.0, -x];
+            l2_normalize(&mut v);
+            let h = std::f32::consts::FRAC_1_SQRT_2;
+            assert!(
+                (v[0] - h).abs() < 1e-6 && (v[2] + h).abs() < 1e-6,
+                "{x}: {v:?}"
+            );
+        }
+        let mut zeros = vec![0.0; 3];
+        l2_normalize(&mut zeros);
+        assert_eq!(zeros, [0.0; 3]);
+    }
+
+    #[test]
     fn normalises_rows() {
         let mut f = Features::from_rows(2, vec![3.0, 4.0, 0.0, 0.0]);
         f.l2_normalize();
         assert_eq!(f.data, vec![0.6, 0.8, 0.0, 0.0]);
         assert_eq!(f.len(), 2);
+    }
+
+    #[test]
+    fn sides_follow_the_innermost_named_folder() {
+        let side = |p: &str| SetName::from_path(Path::new(p));
+        assert_eq!(side("data/query/0001_c1s1_0.jpg"), Some(SetName::Query));
+        assert_eq!(side("x/bounding_box_test/0001_c1.jpg"), Some(SetName::Test));
+        assert_eq!(side("test/run/Gallery/a.jpg"), Some(SetName::Test));
+        assert_eq!(side("test/query/a.jpg"), Some(SetName::Query));
+        assert_eq!(side("bounding_box_train/a.jpg"), None);
+        assert_eq!(side("query.jpg"), None);
     }
 
     #[test]

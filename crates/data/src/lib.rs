@@ -1,8 +1,10 @@
-//! reid's data stage: Market-1501 datasets (`dataset`), the single pre-processing path every
-//! command uses (`preprocess`) and its training augmentation (`augment`), feature matrices and embeddings files (`features`), and the P×K
-//! identity sampler of training (`sampler`).
+//! reid's data stage: labelled image sets in every supported layout (`dataset`) and their
+//! statistics, checks, conversion and splitting (`curate`), the single pre-processing path every
+//! command uses (`preprocess`) and its training augmentation (`augment`), feature matrices and
+//! embeddings files (`features`), and the P×K identity sampler of training (`sampler`).
 
 pub mod augment;
+pub mod curate;
 pub mod dataset;
 mod error;
 pub mod features;
@@ -12,5 +14,5 @@ pub mod sampler;
 pub use augment::Augmenter;
 pub use dataset::{ImageRecord, ImageSet, Skipped};
 pub use error::DataError;
-pub use features::{EmbeddingRecord, Features, SetName};
+pub use features::{EmbeddingRecord, Features, SetName, l2_normalize};
 pub use preprocess::{Batch, Preprocessor};

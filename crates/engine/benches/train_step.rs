@@ -121,7 +121,8 @@ fn run_case(name: &str) -> Value {
         .num_threads(THREADS)
         .build_global()
         .expect("fresh process");
-    let feat_dim = Backbone::channels(backbone).expect("native backbone");
+    let kind: reid_config::BackboneKind = serde_yaml::from_str(backbone).expect("native backbone");
+    let feat_dim = Backbone::channels(kind);
     let spec = Spec::from_yaml_str(
         &format!(
             "model: {{backbone: {backbone}, last_stride: 1, input_height: {h}, input_width: {w}, \

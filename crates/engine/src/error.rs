@@ -10,6 +10,12 @@ pub enum EngineError {
     Model(#[from] ModelError),
     #[error(transparent)]
     Data(#[from] DataError),
+    #[error(transparent)]
+    Spec(#[from] reid_config::ConfigError),
+    #[error("calibration file {}: {message}", path.display())]
+    Calibration { path: PathBuf, message: String },
+    #[error("verification: {0}")]
+    Verification(#[from] reid_evaluation::verification::VerificationError),
     #[error("model {model} produced NaN or infinite values for image {}", image.display())]
     NonFinite { model: String, image: PathBuf },
     #[error(

@@ -1,12 +1,14 @@
 //! reid's deployment stage: native checkpoints to ONNX (`reid export`). The graph is written
 //! from the module structure (`lower`, `graph`, `proto`; BatchNorm folded into convolutions),
-//! input `input` NCHW float and output `embedding`, dynamic batch by default, with the
-//! pre-processing and head settings in the model's metadata. Every export proves itself: the
+//! input `input` NCHW float and output `fc_pred` (TAO's names), dynamic batch by default, with
+//! the pre-processing and head settings in the model's metadata; the files TAO's deployment
+//! paths (Triton, DeepStream) take beside it come from [`deploy`]. Every export proves itself: the
 //! ONNX model runs in ONNX Runtime beside the Burn network on the same batch, and an fp32 export
 //! whose features differ by more than 1e-4 (fp16: cosine below 0.999, INT8: below 0.95) fails
 //! and is removed. INT8 exports are calibrated first ([`calibrate`]) on the fp32 graph.
 
 pub mod calibrate;
+pub mod deploy;
 mod graph;
 mod lower;
 use reid_modeling::onnx_proto as proto;
@@ -18,7 +20,6 @@ use calibrate::{Calibrator, Range};
 use graph::{GraphBuilder, Precision};
 use proto::ModelProto;
 use reid_data::Preprocessor;
-use reid_data::dataset::list_images;
 use reid_modeling::native::checkpoint;
 use reid_modeling::native::net::{NetConfig, ReidNet};
 use reid_modeling::sealed::{self, ModelKey};
@@ -35,6 +36,8 @@ pub const FP16_MIN_COSINE: f32 = 0.999;
 pub const INT8_MIN_COSINE: f32 = 0.95;
 /// Images the self-check runs.
 const CHECK_IMAGES: usize = 8;
+/// The output tensor's name, as in TAO's exported ReIdentificationNet (its input is `input`).
+pub const OUTPUT_NAME: &str = "fc_pred";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -70,8 +73,18 @@ pub struct ExportOptions {
     pub threads: usize,
     /// How INT8 exports are calibrated.
     pub calibration: Option<CalibrationOptions>,
-    /// The user's key: opens a sealed checkpoint and seals the ONNX file.
+    /// The user's key: opens a sealed checkpoint.
     pub key: Option<ModelKey>,
+    /// Seal the ONNX file with `key` too (`export.encrypt`); else it is a plain ONNX file that
+    /// ONNX Runtime, TensorRT, Triton and DeepStream open.
+    pub seal: bool,
+}
+
+impl ExportOptions {
+    /// The key the ONNX file is sealed with, if any.
+    fn seal_key(&self) -> Option<&ModelKey> {
+        self.key.as_ref().filter(|_| self.seal)
+    }
 }
 
 /// INT8 calibration set and method.
@@ -158,7 +171,7 @@ pub fn export(
         }
     };
     let bytes = model.to_bytes();
-    sealed::write(out, &bytes, key).map_err(|source| ExportError::Io {
+    sealed::write(out, &bytes, opts.seal_key()).map_err(|source| ExportError::Io {
         path: out.to_owned(),
         source,
     })?;
@@ -200,7 +213,7 @@ fn build(
         "input",
         (cfg.input_height, cfg.input_width),
         &embedding,
-        "embedding",
+        OUTPUT_NAME,
         cfg.feat_dim,
         batch,
         metadata,
@@ -301,7 +314,7 @@ fn metadata(cfg: &NetConfig, weights: WeightType) -> Vec<(String, String)> {
     };
     m.extend(
         [
-            ("backbone", cfg.backbone.clone()),
+            ("backbone", cfg.backbone.to_string()),
             ("feat_dim", cfg.feat_dim.to_string()),
             ("neck_feat", neck_feat.to_owned()),
             ("weights", format!("{weights:?}").to_lowercase()),
@@ -337,7 +350,7 @@ fn check(
     let (tensor, n, synthetic) = check_batch(&pre, &opts.check_images);
     let (h, w) = (pre.height, pre.width);
     let reference = native.embed(&tensor, n, h, w)?;
-    let mut onnx = OnnxModel::open(out, opts.threads, opts.key.as_ref())?;
+    let mut onnx = OnnxModel::open(out, opts.threads, opts.seal_key())?;
     let got = onnx.embed(&tensor, n, h, w)?;
     let mismatch = |detail: String| ExportError::Mismatch {
         path: out.to_owned(),
@@ -402,11 +415,4 @@ fn check(
         min_cosine,
         calibration: None,
     })
-}
-
-/// Up to a few images from `dir` for the self-check.
-pub fn sample_images(dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
-    let mut files = list_images(dir)?;
-    files.truncate(CHECK_IMAGES);
-    Ok(files)
 }

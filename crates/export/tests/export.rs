@@ -63,6 +63,7 @@ fn options(weights: WeightType) -> ExportOptions {
         threads: 2,
         calibration: None,
         key: None,
+        seal: false,
     }
 }
 

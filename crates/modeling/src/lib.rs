@@ -23,6 +23,9 @@ use burn::prelude::Device;
 use reid_config::DeviceKind;
 use std::path::Path;
 
+/// Whether this build has a GPU backend (the `wgpu` feature).
+pub const GPU_BACKEND: bool = cfg!(feature = "wgpu");
+
 /// Extension of native checkpoint files (`.checkpoint` is read too).
 pub const CHECKPOINT_EXTENSION: &str = "ckpt";
 

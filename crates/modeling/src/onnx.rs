@@ -107,7 +107,7 @@ impl OnnxModel {
         let output = session
             .outputs()
             .iter()
-            .find(|o| o.name() == "embedding")
+            .find(|o| matches!(o.name(), "fc_pred" | "embedding"))
             .or_else(|| session.outputs().first())
             .ok_or_else(|| shape_err("the graph has no output".into()))?;
         if !matches!(

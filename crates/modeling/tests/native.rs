@@ -13,6 +13,15 @@ use reid_modeling::{Embedder, ModelKey, NativeModel, open_model};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Says why a test is skipped; under CI (`CI=true`) missing data or tools fail it instead.
+fn skip(reason: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{reason}: required when CI=true"
+    );
+    eprintln!("skipped: {reason}");
+}
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -24,7 +33,7 @@ fn pretrained(ext: &str) -> Option<PathBuf> {
     if p.is_file() {
         Some(p)
     } else {
-        eprintln!("skipped: {} not found", p.display());
+        skip(&format!("{} not found", p.display()));
         None
     }
 }
@@ -87,7 +96,7 @@ fn mobilenet_v2_matches_an_independent_numpy_implementation() {
     };
     let py = repo().join(".venv/bin/python");
     if !py.is_file() {
-        eprintln!("skipped: {} not found", py.display());
+        skip(&format!("{} not found", py.display()));
         return;
     }
     let device = Device::flex();
@@ -257,7 +266,7 @@ fn relative_diff(a: &[f32], b: &[f32]) -> f32 {
 fn torchreid_osnet_from_onnx_computes_what_onnx_runtime_computes() {
     let onnx = repo().join("../shared/data/models/osnet_x0_25_msmt17.onnx");
     if !onnx.is_file() {
-        eprintln!("skipped: {} not found", onnx.display());
+        skip(&format!("{} not found", onnx.display()));
         return;
     }
     let spec = Spec::from_yaml_str(

@@ -25,7 +25,7 @@ const BATCH: usize = 10_000;
 
 fn unit(rng: &mut StdRng) -> Vec<f32> {
     let mut v: Vec<f32> = (0..DIM).map(|_| rng.random::<f32>() - 0.5).collect();
-    reid_serve::store::l2_normalize(&mut v);
+    reid_data::l2_normalize(&mut v);
     v
 }
 

@@ -1,12 +1,14 @@
-//! The HTTP/JSON API (described in `openapi.json`): embedding, gallery enrolment and lookup,
-//! search with filters and optional re-ranking, health, stats and metrics; plus the bearer-token
-//! check, JSON errors for every bad request, and per-route request metrics.
+//! The HTTP/JSON API (described in `openapi.json`, served fitted to the server's token, model
+//! and limits): embedding, gallery enrolment and lookup, search with filters and optional
+//! re-ranking, health, stats and metrics; plus the bearer-token check, JSON errors for every bad
+//! request, and per-route request metrics.
 
 use crate::batcher::Batcher;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::store::{Filter, Gallery, Hit, Meta, NewItem, StoreError};
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -49,6 +51,12 @@ pub struct Limits {
 const RERANK_CANDIDATES: usize = 100;
 
 pub fn router(state: AppState) -> Router {
+    let dim = state.store.read().expect("store lock").dim();
+    let doc = Bytes::from(openapi_document(
+        state.token.is_some(),
+        dim,
+        state.limits.max_top_k,
+    ));
     let api = Router::new()
         .route("/v1/embed", post(embed))
         .route("/v1/gallery", post(enrol))
@@ -60,7 +68,10 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()
         .route("/", get(|| async { Html(include_str!("web/index.html")) }))
-        .route("/openapi.json", get(openapi))
+        .route(
+            "/openapi.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc) }),
+        )
         .route(
             "/healthz",
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
@@ -72,12 +83,40 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
-    )
-        .into_response()
+/// The OpenAPI document of a server with these settings: `openapi.json` with the embedding size
+/// (when known) and the `top_k` limit filled in and, without a token, neither the bearer
+/// requirement nor the 401 answers (every route is open then).
+fn openapi_document(token: bool, dim: Option<usize>, max_top_k: usize) -> String {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(include_str!("openapi.json")).expect("openapi.json is JSON");
+    let schemas = &mut doc["components"]["schemas"];
+    if let Some(dim) = dim {
+        schemas["Embedding"]["minItems"] = dim.into();
+        schemas["Embedding"]["maxItems"] = dim.into();
+    }
+    schemas["SearchRequest"]["properties"]["top_k"]["maximum"] = max_top_k.into();
+    if !token {
+        let components = doc["components"].as_object_mut().expect("components");
+        components.remove("securitySchemes");
+        components["responses"]
+            .as_object_mut()
+            .expect("components.responses")
+            .remove("Unauthorized");
+        let paths = doc["paths"].as_object_mut().expect("paths");
+        for operation in paths.values_mut().flat_map(|p| {
+            p.as_object_mut()
+                .expect("path item")
+                .values_mut()
+                .map(|o| o.as_object_mut().expect("operation"))
+        }) {
+            operation.remove("security");
+            operation["responses"]
+                .as_object_mut()
+                .expect("responses")
+                .remove("401");
+        }
+    }
+    serde_json::to_string_pretty(&doc).expect("a JSON value prints")
 }
 
 /// Counts each request and its latency under its route pattern.
@@ -509,4 +548,97 @@ async fn metrics(State(s): State<AppState>) -> Response {
         s.metrics.render(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::openapi_document;
+    use serde_json::Value;
+
+    fn document(token: bool) -> Value {
+        serde_json::from_str(&openapi_document(token, Some(256), 77)).unwrap()
+    }
+
+    /// `(path, method, operation)` of every operation.
+    fn operations(doc: &Value) -> Vec<(&str, &str, &Value)> {
+        let paths = doc["paths"].as_object().unwrap();
+        paths
+            .iter()
+            .flat_map(|(path, item)| {
+                let item = item.as_object().unwrap();
+                item.iter()
+                    .map(move |(m, op)| (path.as_str(), m.as_str(), op))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bearer_requirement_and_401_only_with_a_token() {
+        let with = document(true);
+        assert!(with["components"]["securitySchemes"]["bearer"].is_object());
+        for (path, method, op) in operations(&with) {
+            let guarded = path.starts_with("/v1/") || path == "/metrics";
+            assert_eq!(op.get("security").is_some(), guarded, "{method} {path}");
+            assert_eq!(
+                op["responses"].get("401").is_some(),
+                guarded,
+                "{method} {path}"
+            );
+        }
+        let without = document(false);
+        assert!(without["components"].get("securitySchemes").is_none());
+        assert!(
+            without["components"]["responses"]
+                .get("Unauthorized")
+                .is_none()
+        );
+        for (path, method, op) in operations(&without) {
+            assert!(op.get("security").is_none(), "{method} {path}");
+            assert!(op["responses"].get("401").is_none(), "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn embedding_size_and_top_k_limit_are_the_servers() {
+        let doc = document(false);
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["Embedding"]["minItems"], 256);
+        assert_eq!(schemas["Embedding"]["maxItems"], 256);
+        assert_eq!(
+            schemas["SearchRequest"]["properties"]["top_k"]["maximum"],
+            77
+        );
+        // The value bounds still mean "finite as a 32-bit float" after the round trip.
+        let items = &schemas["Embedding"]["items"];
+        for (bound, f32_bound) in [("maximum", f32::MAX), ("minimum", f32::MIN)] {
+            assert_eq!(items[bound].as_f64().unwrap() as f32, f32_bound, "{bound}");
+        }
+        let unknown: Value = serde_json::from_str(&openapi_document(false, None, 1)).unwrap();
+        assert!(
+            unknown["components"]["schemas"]["Embedding"]
+                .get("minItems")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        fn check(doc: &Value, v: &Value) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::String(r)) = m.get("$ref") {
+                        let pointer = r.strip_prefix('#').expect("a local reference");
+                        assert!(doc.pointer(pointer).is_some(), "{r} resolves");
+                    }
+                    m.values().for_each(|v| check(doc, v));
+                }
+                Value::Array(a) => a.iter().for_each(|v| check(doc, v)),
+                _ => {}
+            }
+        }
+        for token in [false, true] {
+            let doc = document(token);
+            check(&doc, &doc);
+        }
+    }
 }

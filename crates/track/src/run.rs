@@ -1,7 +1,8 @@
 //! `reid track`: each camera's frames through detection → ReID → tracking, one camera after the
 //! other, with global identities across cameras from an in-process gallery of track
-//! appearances. Writes `tracks.jsonl` (one line per confirmed track seen in a frame), an
-//! annotated video per camera and `summary.json` (persons, per-camera counts, fps per stage).
+//! appearances. Writes `tracks.jsonl` (one line per confirmed track seen in a frame), the same
+//! tracks in MOTChallenge form per camera (`mot/<camera>.txt`, for TrackEval), an annotated
+//! video per camera and `summary.json` (persons, per-camera counts, fps per stage).
 //! A damaged video ends its camera early; what was processed is kept and the damage reported.
 
 use crate::error::TrackError;
@@ -112,8 +113,7 @@ impl Gallery {
             e.iter_mut()
                 .zip(embedding)
                 .for_each(|(a, b)| *a = 0.95 * *a + 0.05 * b);
-            let norm = e.iter().map(|x| x * x).sum::<f32>().sqrt();
-            e.iter_mut().for_each(|x| *x /= norm.max(1e-12));
+            reid_data::l2_normalize(e);
         }
     }
 }
@@ -130,6 +130,17 @@ fn colour(id: u64) -> [u8; 3] {
         [210, 245, 60],
     ];
     PALETTE[(id as usize) % PALETTE.len()]
+}
+
+/// A camera's MOTChallenge file (`frame,id,x,y,w,h,conf,-1,-1,-1`, frames from 1, the
+/// global id as the identity), its folder created.
+fn mot_writer(path: &Path) -> Result<BufWriter<std::fs::File>, TrackError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(write_err(dir))?;
+    }
+    Ok(BufWriter::new(
+        std::fs::File::create(path).map_err(write_err(path))?,
+    ))
 }
 
 fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrackError + '_ {
@@ -163,6 +174,8 @@ pub fn track(
         let mut people = HashSet::new();
         let mut writer: Option<VideoWriter> = None;
         let video_path = out.join(format!("{}.mp4", camera.name));
+        let mot_path = out.join("mot").join(format!("{}.txt", camera.name));
+        let mut mot = mot_writer(&mot_path)?;
         let bar = ProgressBar::new_spinner().with_style(
             ProgressStyle::with_template("{prefix:>10} {pos} frames, {per_sec:.1} ({elapsed})")
                 .expect("static template"),
@@ -228,6 +241,17 @@ pub fn track(
             for r in &records {
                 serde_json::to_writer(&mut jsonl, r).expect("records serialise");
                 jsonl.write_all(b"\n").map_err(write_err(&jsonl_path))?;
+                let [x1, y1, x2, y2] = r.bbox;
+                writeln!(
+                    mot,
+                    "{},{},{x1:.2},{y1:.2},{:.2},{:.2},{:.4},-1,-1,-1",
+                    r.frame + 1,
+                    r.global_id,
+                    x2 - x1,
+                    y2 - y1,
+                    r.score
+                )
+                .map_err(write_err(&mot_path))?;
             }
             if opts.write_video {
                 let boxes: Vec<FrameBox> = records
@@ -254,6 +278,7 @@ pub fn track(
             bar.inc(1);
         }
         bar.finish_and_clear();
+        mot.flush().map_err(write_err(&mot_path))?;
         if let Some(w) = writer {
             w.finish()?;
         }

@@ -66,10 +66,7 @@ impl Track {
         for (e, v) in self.embedding.iter_mut().zip(&person.embedding) {
             *e = momentum * *e + (1.0 - momentum) * v;
         }
-        let norm = self.embedding.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            self.embedding.iter_mut().for_each(|x| *x /= norm);
-        }
+        reid_data::l2_normalize(&mut self.embedding);
         self.hits += 1;
         self.missed = 0;
         self.confirmed |= self.hits >= n_init;

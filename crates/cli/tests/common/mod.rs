@@ -1,10 +1,19 @@
 //! Helpers shared by the `reid` binary's integration tests: locating the repository, the shared
-//! data and the Python set-up, and running the binary.
+//! data and the Python set-up (missing ones fail under CI), and running the binary.
 #![allow(dead_code)] // each test crate uses its own subset
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// Says why a test is skipped; under CI (`CI=true`) missing data or tools fail it instead.
+pub fn skip(reason: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{reason}: required when CI=true"
+    );
+    eprintln!("skipped: {reason}");
+}
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -18,7 +27,7 @@ pub fn shared_data() -> Option<PathBuf> {
     if d.join("cuhk03-market").is_dir() {
         Some(d)
     } else {
-        eprintln!("skipped: {} not found", d.display());
+        skip(&format!("{} not found", d.display()));
         None
     }
 }
@@ -28,9 +37,20 @@ pub fn python() -> Option<PathBuf> {
     if p.is_file() {
         Some(p)
     } else {
-        eprintln!("skipped: {} not found (run scripts/setup.sh)", p.display());
+        skip(&format!("{} not found (run scripts/setup.sh)", p.display()));
         None
     }
+}
+
+/// The JSON a Python script (`py ARGS…`) prints; its stderr when it fails.
+pub fn python_json<S: AsRef<std::ffi::OsStr>>(py: &Path, args: &[S]) -> Value {
+    let out = Command::new(py).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 pub fn reid(args: &[&str]) -> Output {

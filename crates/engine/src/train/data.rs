@@ -1,49 +1,65 @@
-//! Training data: the labelled train set (person ids relabelled 0..N as BoT does), each epoch's
-//! batches (P×K for the triplet samplers, shuffled fixed-size batches for `softmax`), and a loader
-//! thread that decodes and augments the next batch while the model trains on the current one.
+//! Training data: the labelled train sets (identities relabelled 0..N as BoT does, each set's
+//! apart), each epoch's batches (P×K for the triplet samplers, shuffled fixed-size batches for
+//! `softmax`), and a loader thread that decodes and augments the next batch while the model
+//! trains on the current one.
 
 use crate::error::EngineError;
-use reid_config::Sampler;
-use reid_data::dataset::summarize;
+use reid_config::{DataSource, Sampler};
 use reid_data::sampler::pk_batches;
 use reid_data::{Augmenter, ImageSet, Skipped};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc;
 
 /// The training images and their class labels.
 #[derive(Debug, Clone)]
 pub struct TrainSet {
     pub paths: Vec<PathBuf>,
-    /// Class of each image: its person id's rank among the set's ids.
+    /// Class of each image: the rank of its (set, person id) among all the sets' identities.
     pub labels: Vec<i64>,
     pub num_classes: usize,
+    /// How many sets were combined, and their paths for messages.
+    pub sources: usize,
+    roots: Vec<PathBuf>,
 }
 
 impl TrainSet {
-    /// Reads a Market-1501-layout train folder (distractors, pid 0, are not trained on).
-    pub fn read(dir: &Path) -> Result<Self, EngineError> {
-        let set = ImageSet::read_market(dir)?;
-        if !set.skipped.is_empty() {
-            tracing::warn!(
-                "train: {} files skipped, names not in Market-1501 form{}",
-                set.skipped.len(),
-                summarize(&set.skipped)
+    /// Reads one or several training sets in their layouts (distractors are not trained on);
+    /// the same person id in two sets is two identities, as in fast-reid's combineall.
+    pub fn read(sources: &[DataSource]) -> Result<Self, EngineError> {
+        let mut keyed = Vec::new();
+        let mut roots = Vec::new();
+        for (index, source) in sources.iter().enumerate() {
+            let set = ImageSet::read(source)?;
+            tracing::info!("train {}", set.describe());
+            roots.push(set.root.clone());
+            keyed.extend(
+                set.items
+                    .iter()
+                    .filter(|r| !set.is_distractor(r))
+                    .map(|r| ((index, r.pid), r.path.clone())),
             );
         }
-        let items: Vec<_> = set.items.into_iter().filter(|r| r.pid > 0).collect();
-        let classes: BTreeMap<i32, i64> = items
+        let classes: BTreeMap<(usize, i32), i64> = keyed
             .iter()
-            .map(|r| r.pid)
+            .map(|(key, _)| *key)
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .zip(0..)
             .collect();
         Ok(Self {
-            labels: items.iter().map(|r| classes[&r.pid]).collect(),
-            paths: items.into_iter().map(|r| r.path).collect(),
+            labels: keyed.iter().map(|(key, _)| classes[key]).collect(),
+            paths: keyed.into_iter().map(|(_, p)| p).collect(),
             num_classes: classes.len(),
+            sources: sources.len(),
+            roots,
         })
+    }
+
+    /// The sets' paths, comma-separated.
+    pub fn describe_sources(&self) -> String {
+        let names: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
+        names.join(", ")
     }
 
     /// The batches (indices into the set) of `epoch`, which depend only on the seed and epoch.
@@ -132,7 +148,49 @@ mod tests {
                 .collect(),
             labels: (0..n_ids * per_id).map(|i| (i / per_id) as i64).collect(),
             num_classes: n_ids,
+            sources: 1,
+            roots: Vec::new(),
         }
+    }
+
+    #[test]
+    fn combined_sets_keep_their_identities_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sources = Vec::new();
+        for (set, names) in [
+            (
+                "a",
+                &[
+                    "0001_c1s1_000001_00.jpg",
+                    "0001_c2s1_000002_00.jpg",
+                    "0002_c1s1_000003_00.jpg",
+                ][..],
+            ),
+            (
+                "b",
+                &[
+                    "0001_c1_f0000001.jpg",
+                    "0000_c1_f0000002.jpg",
+                    "0003_c2_f0000003.jpg",
+                ][..],
+            ),
+        ] {
+            let d = dir.path().join(set);
+            std::fs::create_dir(&d).unwrap();
+            for n in names {
+                std::fs::write(d.join(n), b"x").unwrap();
+            }
+            sources.push(DataSource {
+                path: d,
+                layout: None,
+            });
+        }
+        let s = TrainSet::read(&sources).unwrap();
+        // a: ids 1, 2; b: ids 1, 3 (its distractor 0 is not trained on) — four classes.
+        assert_eq!(s.num_classes, 4);
+        assert_eq!(s.labels, [0, 0, 1, 2, 3]);
+        assert_eq!(s.sources, 2);
+        assert!(s.describe_sources().contains(", "));
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod status;
 mod validate;
 
 use crate::error::EngineError;
-use crate::extract::ExtractOptions;
+use crate::evaluation::extract_options;
 use crate::ranking::Ranking;
 use burn::module::ParamGroup;
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -23,7 +23,7 @@ use burn::tensor::Bytes;
 use data::TrainSet;
 use indicatif::{ProgressBar, ProgressStyle};
 use reid_config::{OptimConfig, PretrainChoice, Spec};
-use reid_data::Augmenter;
+use reid_data::{Augmenter, ImageSet};
 use reid_evaluation::plots::training::plot_training;
 use reid_modeling::native::backbone::Backbone;
 use reid_modeling::native::checkpoint::{self, CheckpointHeader, Sections};
@@ -176,16 +176,29 @@ pub fn train(
     device: &Device,
     key: Option<&ModelKey>,
 ) -> Result<TrainOutcome, EngineError> {
+    let set = TrainSet::read(&spec.train_sets()?)?;
+    let derived;
+    let spec = if spec.dataset.num_classes == 0 {
+        tracing::info!(
+            "dataset.num_classes 0: {} identities in the training set(s)",
+            set.num_classes
+        );
+        let mut s = spec.clone();
+        s.dataset.num_classes = set.num_classes as u32;
+        derived = s;
+        &derived
+    } else {
+        spec
+    };
     let ds = &spec.dataset;
-    let train_dir = ds.train_dataset_dir.as_ref().ok_or_else(|| {
-        EngineError::Config("missing setting: give dataset.train_dataset_dir".into())
-    })?;
-    let set = TrainSet::read(train_dir)?;
     if set.num_classes != ds.num_classes as usize {
         return Err(EngineError::Config(format!(
-            "dataset.num_classes is {} but {} holds {} person ids; set dataset.num_classes={}",
+            "dataset.num_classes is {} but the training set{} {} hold{} {} person ids; set \
+             dataset.num_classes={} (or 0 to take it from the data)",
             ds.num_classes,
-            train_dir.display(),
+            if set.sources > 1 { "s" } else { "" },
+            set.describe_sources(),
+            if set.sources > 1 { "" } else { "s" },
             set.num_classes,
             set.num_classes
         )));
@@ -194,9 +207,15 @@ pub fn train(
     let losses = LossConfig::from_spec(spec);
     let schedule = Schedule::from_config(&spec.train);
     let augmenter = Augmenter::from_spec(spec);
-    let validation = match (&ds.query_dataset_dir, &ds.test_dataset_dir) {
-        (Some(q), Some(g)) => Some((validate::Side::read(q)?, validate::Side::read(g)?)),
-        _ => None,
+    let validation = match spec.validation_sets() {
+        Some(sets) => {
+            let q = ImageSet::read(&sets.query)?;
+            let g = ImageSet::read(&sets.gallery)?;
+            tracing::info!("validation query {}", q.describe());
+            tracing::info!("validation test {}", g.describe());
+            Some((q, g))
+        }
+        None => None,
     };
     std::fs::create_dir_all(out_dir).map_err(|source| EngineError::Io {
         path: out_dir.to_owned(),
@@ -235,7 +254,9 @@ pub fn train(
         let seconds = started.elapsed().as_secs_f64();
         state.epoch += 1;
         let done = state.epoch;
-        let due = done % t.checkpoint_interval.max(1) == 0 || done == t.num_epochs;
+        let every = |n: u32| done % n.max(1) == 0 || done == t.num_epochs;
+        let due = every(t.checkpoint_interval);
+        let validate_now = every(t.validation_interval.unwrap_or(t.checkpoint_interval));
         let mut line = EpochStatus {
             epoch: done,
             loss: sums.mean(sums.total),
@@ -252,37 +273,31 @@ pub fn train(
             map_re_ranked: None,
             checkpoint: None,
         };
-        if due {
-            if let Some((query, gallery)) = &validation {
-                let mut model = NativeModel::from_net(
-                    PathBuf::from(format!("epoch {done}")),
-                    state.net.valid(),
-                    net_config.clone(),
-                    device.clone(),
-                );
-                let opts = ExtractOptions {
-                    batch_size: ds.val_batch_size,
-                    flip: spec.model.with_flip_feature,
-                    workers: ds.num_workers,
-                    label: String::new(),
-                };
-                let mut rankings = vec![Ranking::plain(spec)];
-                if spec.re_ranking.re_ranking {
-                    rankings.push(Ranking::of_spec(spec));
-                }
-                let scores = validate::rank1_map(
-                    &mut model,
-                    &net_config.preprocessor(),
-                    query,
-                    gallery,
-                    &opts,
-                    &rankings,
-                )?;
-                (line.rank1, line.map) = (Some(scores[0].0), Some(scores[0].1));
-                if let Some(&(r1, map)) = scores.get(1) {
-                    (line.rank1_re_ranked, line.map_re_ranked) = (Some(r1), Some(map));
-                }
+        if validate_now && let Some(sets) = &validation {
+            let mut model = NativeModel::from_net(
+                PathBuf::from(format!("epoch {done}")),
+                state.net.valid(),
+                net_config.clone(),
+                device.clone(),
+            );
+            let opts = extract_options(spec, "");
+            let mut rankings = vec![Ranking::plain(spec)];
+            if spec.re_ranking.re_ranking {
+                rankings.push(Ranking::of_spec(spec));
             }
+            let scores = validate::rank1_map(
+                &mut model,
+                &net_config.preprocessor(),
+                sets,
+                &opts,
+                &rankings,
+            )?;
+            (line.rank1, line.map) = (Some(scores[0].0), Some(scores[0].1));
+            if let Some(&(r1, map)) = scores.get(1) {
+                (line.rank1_re_ranked, line.map_re_ranked) = (Some(r1), Some(map));
+            }
+        }
+        if due {
             line.checkpoint = Some(checkpoint_path(out_dir, done));
         }
         tracing::info!(

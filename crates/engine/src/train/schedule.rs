@@ -1,7 +1,7 @@
 //! Learning rate per epoch, as TAO ReIdentificationNet computes it:
-//! - `warmup_method: linear` — WarmupMultiStepLR (BoT): during the first `warmup_epochs` the
-//!   factor rises linearly from `warmup_factor` to 1, then `gamma` is applied once per
-//!   `lr_steps` milestone passed;
+//! - `warmup_method: linear` — WarmupMultiStepLR (BoT): during the first `warmup_iters` epochs
+//!   (else `warmup_epochs`) the factor rises linearly from `warmup_factor` to 1, then `gamma` is
+//!   applied once per `lr_steps` milestone passed;
 //! - `warmup_method: cosine` — TAO's cosine schedule (Swin): linear warm-up from 0.01·base_lr,
 //!   then cosine annealing to 0.002·base_lr over `num_epochs`.
 //!
@@ -35,7 +35,7 @@ impl Schedule {
                 steps: o.lr_steps.clone(),
                 gamma: f64::from(o.gamma),
                 warmup_factor: f64::from(o.warmup_factor),
-                warmup_epochs: o.warmup_epochs,
+                warmup_epochs: o.warmup_iters.unwrap_or(o.warmup_epochs),
             },
             WarmupMethod::Cosine => Self::Cosine {
                 base_lr: f64::from(o.base_lr),
@@ -138,5 +138,29 @@ mod tests {
         // The spec holds f32 values: 0.1 and gamma 0.1 as read.
         let (base, gamma) = (f64::from(0.1f32), f64::from(0.1f32));
         assert!(close(s.lr(9, 1.0), base) && close(s.lr(10, 1.0), base * gamma));
+        // TAO 5.2+: `warmup_iters` is the linear warm-up's length, `warmup_epochs` the cosine's.
+        let both = "train: {optim: {warmup_iters: 10, warmup_epochs: 20, warmup_method: ";
+        let schedule = |method: &str| {
+            let yaml = format!("{both}{method}}}}}");
+            Schedule::from_config(
+                &reid_config::Spec::from_yaml_str(&yaml, "t", &[])
+                    .unwrap()
+                    .train,
+            )
+        };
+        assert!(matches!(
+            schedule("linear"),
+            Schedule::WarmupMultiStep {
+                warmup_epochs: 10,
+                ..
+            }
+        ));
+        assert!(matches!(
+            schedule("cosine"),
+            Schedule::Cosine {
+                warmup_epochs: 20,
+                ..
+            }
+        ));
     }
 }

@@ -8,22 +8,7 @@ use super::osnet::{self, OsNet};
 use super::resnet::{self, ResNet};
 use super::swin::{self, Swin};
 use burn::prelude::*;
-
-/// Backbone names reid can build.
-pub const BACKBONES: &[&str] = &[
-    "mobilenet_v2",
-    "osnet_x0_25",
-    "osnet_x0_5",
-    "osnet_x0_75",
-    "osnet_x1_0",
-    "resnet_18",
-    "resnet_34",
-    "resnet_50",
-    "resnet_101",
-    "swin_tiny_patch4_window7_224",
-    "swin_small_patch4_window7_224",
-    "swin_base_patch4_window7_224",
-];
+use reid_config::BackboneKind;
 
 /// One per network and never moved in hot code, so the variants' size difference is harmless.
 #[allow(clippy::large_enum_variant)]
@@ -36,39 +21,35 @@ pub enum Backbone {
 }
 
 impl Backbone {
-    /// The backbone called `name` (one of [`BACKBONES`]); OSNet and Swin have no
-    /// `last_stride`.
-    pub fn new(name: &str, last_stride: usize, device: &Device) -> Option<Self> {
-        if name == "mobilenet_v2" {
-            return Some(Self::MobileNetV2(MobileNetV2::new(last_stride, device)));
+    /// The network for `kind`; OSNet and Swin have no `last_stride`.
+    pub fn new(kind: BackboneKind, last_stride: usize, device: &Device) -> Self {
+        use BackboneKind as K;
+        match kind {
+            K::MobileNetV2 => Self::MobileNetV2(MobileNetV2::new(last_stride, device)),
+            K::OsNetX0_25 | K::OsNetX0_5 | K::OsNetX0_75 | K::OsNetX1_0 => {
+                Self::OsNet(OsNet::new(osnet::widths(kind), device))
+            }
+            K::SwinTiny | K::SwinSmall | K::SwinBase => {
+                Self::Swin(Swin::new(swin::size(kind), device))
+            }
+            K::ResNet18 | K::ResNet34 | K::ResNet50 | K::ResNet101 => {
+                let (blocks, bottleneck) = resnet::depth(kind);
+                Self::ResNet(ResNet::new(blocks, bottleneck, last_stride, device))
+            }
         }
-        if let Some(widths) = osnet::widths(name) {
-            return Some(Self::OsNet(OsNet::new(widths, device)));
-        }
-        if let Some(size) = swin::size(name) {
-            return Some(Self::Swin(Swin::new(size, device)));
-        }
-        let (blocks, bottleneck) = resnet::depth(name)?;
-        Some(Self::ResNet(ResNet::new(
-            blocks,
-            bottleneck,
-            last_stride,
-            device,
-        )))
     }
 
-    /// Channels of the output feature map of backbone `name`.
-    pub fn channels(name: &str) -> Option<usize> {
-        if name == "mobilenet_v2" {
-            return Some(mobilenet_v2::CHANNELS);
+    /// Channels of the output feature map of a `kind` backbone.
+    pub fn channels(kind: BackboneKind) -> usize {
+        use BackboneKind as K;
+        match kind {
+            K::MobileNetV2 => mobilenet_v2::CHANNELS,
+            K::OsNetX0_25 | K::OsNetX0_5 | K::OsNetX0_75 | K::OsNetX1_0 => osnet::FEATURES,
+            K::SwinTiny | K::SwinSmall | K::SwinBase => swin::size(kind).channels(),
+            K::ResNet18 | K::ResNet34 | K::ResNet50 | K::ResNet101 => {
+                ResNet::channels(resnet::depth(kind).1)
+            }
         }
-        if osnet::widths(name).is_some() {
-            return Some(osnet::FEATURES);
-        }
-        if let Some(size) = swin::size(name) {
-            return Some(size.channels());
-        }
-        resnet::depth(name).map(|(_, bottleneck)| ResNet::channels(bottleneck))
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {

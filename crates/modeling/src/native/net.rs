@@ -1,18 +1,18 @@
 //! The native ReID network: a backbone and the BNNeck head, described by [`NetConfig`] (which
 //! a checkpoint stores next to the weights, with the pre-processing the network expects).
 
-use super::backbone::{BACKBONES, Backbone};
+use super::backbone::Backbone;
 use super::layers::BnNeckHead;
 use crate::error::ModelError;
 use burn::prelude::*;
-use reid_config::{ChannelOrder, Neck, NeckFeat, Spec};
+use reid_config::{BackboneKind, ChannelOrder, Neck, NeckFeat, Spec};
 use reid_data::Preprocessor;
 use serde::{Deserialize, Serialize};
 
 /// Everything needed to rebuild a network and feed it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NetConfig {
-    pub backbone: String,
+    pub backbone: BackboneKind,
     pub last_stride: usize,
     pub feat_dim: usize,
     pub neck: Neck,
@@ -29,13 +29,6 @@ impl NetConfig {
     /// The network the spec's `model.*` and `dataset.*` keys describe.
     pub fn from_spec(spec: &Spec) -> Result<Self, ModelError> {
         let m = &spec.model;
-        if !BACKBONES.contains(&m.backbone.as_str()) {
-            return Err(ModelError::Config(format!(
-                "model.backbone `{}` cannot be built natively; available: {}",
-                m.backbone,
-                BACKBONES.join(", ")
-            )));
-        }
         if !matches!(m.last_stride, 1 | 2) {
             return Err(ModelError::Config(
                 "model.last_stride must be 1 or 2".into(),
@@ -43,7 +36,7 @@ impl NetConfig {
         }
         let pre = Preprocessor::from_spec(spec);
         Ok(Self {
-            backbone: m.backbone.clone(),
+            backbone: m.backbone,
             last_stride: m.last_stride as usize,
             feat_dim: m.feat_dim as usize,
             neck: m.neck,
@@ -80,10 +73,9 @@ impl ReidNet {
     /// A freshly initialised network on `device`.
     pub fn new(config: &NetConfig, device: &Device) -> Self {
         Self {
-            backbone: Backbone::new(&config.backbone, config.last_stride, device)
-                .expect("NetConfig holds a known backbone"),
+            backbone: Backbone::new(config.backbone, config.last_stride, device),
             head: BnNeckHead::new(
-                Backbone::channels(&config.backbone).expect("known backbone"),
+                Backbone::channels(config.backbone),
                 config.feat_dim,
                 config.neck == Neck::BnNeck,
                 config.num_classes,

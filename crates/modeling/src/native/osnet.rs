@@ -13,23 +13,23 @@ use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
+use reid_config::BackboneKind;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// Dimension of the embedding OSNet outputs (its fc layer).
 pub const FEATURES: usize = 512;
 
-/// Channels of the stem and of the three stages of backbone `name` (`osnet_x1_0` …).
-pub fn widths(name: &str) -> Option<[usize; 4]> {
+/// Channels of the stem and of the three stages of an OSNet `kind` (x1.0 for every other kind).
+pub fn widths(kind: BackboneKind) -> [usize; 4] {
     let base = [64, 256, 384, 512];
-    let (num, den) = match name {
-        "osnet_x1_0" => (4, 4),
-        "osnet_x0_75" => (3, 4),
-        "osnet_x0_5" => (2, 4),
-        "osnet_x0_25" => (1, 4),
-        _ => return None,
+    let quarters = match kind {
+        BackboneKind::OsNetX0_75 => 3,
+        BackboneKind::OsNetX0_5 => 2,
+        BackboneKind::OsNetX0_25 => 1,
+        _ => 4,
     };
-    Some(base.map(|c| c * num / den))
+    base.map(|c| c * quarters / 4)
 }
 
 /// Weights of a torchreid OSNet with BatchNorm folded into each convolution, by torchreid module

@@ -6,6 +6,7 @@ use super::layers::{Activation, ConvBn};
 use burn::nn::PaddingConfig2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::prelude::*;
+use reid_config::BackboneKind;
 
 /// A residual block: basic (two 3×3) or bottleneck (1×1 → 3×3 → 1×1 at 4× width).
 #[derive(Module, Debug)]
@@ -63,14 +64,13 @@ pub struct ResNet {
     pub layers: Vec<Vec<Block>>,
 }
 
-/// (blocks per stage, bottleneck) of a TAO backbone name, e.g. `resnet_50`.
-pub fn depth(backbone: &str) -> Option<([usize; 4], bool)> {
-    match backbone {
-        "resnet_18" => Some(([2, 2, 2, 2], false)),
-        "resnet_34" => Some(([3, 4, 6, 3], false)),
-        "resnet_50" => Some(([3, 4, 6, 3], true)),
-        "resnet_101" => Some(([3, 4, 23, 3], true)),
-        _ => None,
+/// (blocks per stage, bottleneck) of a ResNet `kind` (ResNet-50 for every other kind).
+pub fn depth(kind: BackboneKind) -> ([usize; 4], bool) {
+    match kind {
+        BackboneKind::ResNet18 => ([2, 2, 2, 2], false),
+        BackboneKind::ResNet34 => ([3, 4, 6, 3], false),
+        BackboneKind::ResNet101 => ([3, 4, 23, 3], true),
+        _ => ([3, 4, 6, 3], true),
     }
 }
 
@@ -201,8 +201,11 @@ mod tests {
     #[test]
     fn shapes_follow_last_stride() {
         let device = Device::flex();
-        for (name, ls, channels, h) in [("resnet_18", 1, 512, 8), ("resnet_50", 2, 2048, 4)] {
-            let (blocks, bottleneck) = depth(name).unwrap();
+        for (name, ls, channels, h) in [
+            (BackboneKind::ResNet18, 1, 512, 8),
+            (BackboneKind::ResNet50, 2, 2048, 4),
+        ] {
+            let (blocks, bottleneck) = depth(name);
             let net = ResNet::new(blocks, bottleneck, ls, &device);
             let out = net.forward(Tensor::zeros([1, 3, 128, 64], &device));
             assert_eq!(out.dims(), [1, channels, h, h / 2], "{name}");

@@ -13,6 +13,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Distribution, Int};
+use reid_config::BackboneKind;
 
 /// Side of the square attention windows.
 pub const WINDOW: usize = 7;
@@ -40,19 +41,18 @@ impl SwinSize {
     }
 }
 
-/// The variant called `name` (TAO's backbone names).
-pub fn size(name: &str) -> Option<SwinSize> {
-    let (embed_dim, depths, heads) = match name {
-        "swin_tiny_patch4_window7_224" => (96, [2, 2, 6, 2], [3, 6, 12, 24]),
-        "swin_small_patch4_window7_224" => (96, [2, 2, 18, 2], [3, 6, 12, 24]),
-        "swin_base_patch4_window7_224" => (128, [2, 2, 18, 2], [4, 8, 16, 32]),
-        _ => return None,
+/// The sizes of a Swin `kind` (Swin-T for every other kind).
+pub fn size(kind: BackboneKind) -> SwinSize {
+    let (embed_dim, depths, heads) = match kind {
+        BackboneKind::SwinSmall => (96, [2, 2, 18, 2], [3, 6, 12, 24]),
+        BackboneKind::SwinBase => (128, [2, 2, 18, 2], [4, 8, 16, 32]),
+        _ => (96, [2, 2, 6, 2], [3, 6, 12, 24]),
     };
-    Some(SwinSize {
+    SwinSize {
         embed_dim,
         depths,
         heads,
-    })
+    }
 }
 
 fn linear(d_in: usize, d_out: usize, bias: bool, device: &Device) -> Linear {
@@ -441,19 +441,9 @@ mod tests {
 
     #[test]
     fn variants_have_the_published_widths() {
-        assert_eq!(
-            size("swin_tiny_patch4_window7_224").unwrap().channels(),
-            768
-        );
-        assert_eq!(
-            size("swin_small_patch4_window7_224").unwrap().depths,
-            [2, 2, 18, 2]
-        );
-        assert_eq!(
-            size("swin_base_patch4_window7_224").unwrap().channels(),
-            1024
-        );
-        assert_eq!(size("swin_huge"), None);
+        assert_eq!(size(BackboneKind::SwinTiny).channels(), 768);
+        assert_eq!(size(BackboneKind::SwinSmall).depths, [2, 2, 18, 2]);
+        assert_eq!(size(BackboneKind::SwinBase).channels(), 1024);
     }
 
     #[test]

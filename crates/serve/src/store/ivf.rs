@@ -95,7 +95,7 @@ impl Ivf {
                     let r = rng.random_range(0..sample.len());
                     sum.copy_from_slice(&sample_vecs[r * dim..(r + 1) * dim]);
                 }
-                super::l2_normalize(sum);
+                reid_data::l2_normalize(sum);
             }
             centroids = sums;
         }

@@ -643,7 +643,7 @@ mod index_tests {
 
     fn unit(dim: usize, rng: &mut StdRng) -> Vec<f32> {
         let mut v: Vec<f32> = (0..dim).map(|_| rng.random::<f32>() - 0.5).collect();
-        super::super::l2_normalize(&mut v);
+        reid_data::l2_normalize(&mut v);
         v
     }
 

@@ -8,6 +8,7 @@ pub mod local;
 mod log;
 pub mod milvus;
 
+use reid_data::l2_normalize;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -192,14 +193,6 @@ pub struct Entry {
     pub meta: Meta,
     pub has_image: bool,
     pub embedding: Vec<f32>,
-}
-
-/// Scales `v` to unit length (left as is when it is all zeros).
-pub fn l2_normalize(v: &mut [f32]) {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
-    }
 }
 
 #[cfg(test)]
