@@ -12,6 +12,7 @@ use reid_engine::evaluation::{Embedded, Evaluation, embed_set, evaluate, extract
 use reid_engine::ranking::Ranking;
 use reid_engine::tao_status::TaoStatus;
 use reid_evaluation::plots::{self, Match, MatchRow};
+use reid_evaluation::verification::Verification;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -85,10 +86,14 @@ fn run_in(exp: &Experiment, out_dir: &Path, status: &mut TaoStatus) -> Result<()
         gallery.records.len(),
         evaluation.rule.describe()
     );
-    let verification = evaluation.verification(&query, &gallery)?;
+    // Verification needs both genuine and impostor pairs; a set without either still ranks.
+    let verification = evaluation
+        .verification(&query, &gallery)
+        .inspect_err(|e| tracing::warn!("no verification figures: {e}"))
+        .ok();
     let kpi = json!({
         "mAP": m.map, "cmc_rank_1": m.rank(1), "cmc_rank_5": m.rank(5),
-        "cmc_rank_10": m.rank(10), "mINP": m.minp, "eer": verification.eer,
+        "cmc_rank_10": m.rank(10), "mINP": m.minp, "eer": verification.as_ref().map(|v| v.eer),
     });
     if let serde_json::Value::Object(kpi) = kpi {
         status.kpi("Test metrics generated.", kpi)?;
@@ -102,23 +107,8 @@ fn run_in(exp: &Experiment, out_dir: &Path, status: &mut TaoStatus) -> Result<()
     ] {
         println!("  {name:<8}{:>7.2}%", 100.0 * v);
     }
-    println!(
-        "  verification ({} genuine / {} impostor pairs, Euclidean distance): EER {:.2}%",
-        verification.num_genuine,
-        verification.num_impostor,
-        100.0 * verification.eer
-    );
-    for ((far, tar), t) in verification
-        .far
-        .iter()
-        .zip(&verification.tar)
-        .zip(&verification.threshold)
-    {
-        let t = t.map_or("-".to_owned(), |t| format!("{t:.4}"));
-        println!(
-            "    TAR {:>6.2}% at FAR {far:.0e} (distance ≤ {t})",
-            100.0 * tar
-        );
+    if let Some(v) = &verification {
+        print_verification(v);
     }
     let results = json!({
         "mAP": m.map,
@@ -147,14 +137,16 @@ fn run_in(exp: &Experiment, out_dir: &Path, status: &mut TaoStatus) -> Result<()
         .clone()
         .unwrap_or_else(|| out_dir.join("cmc_curve.png"));
     plots::plot_cmc(&m.cmc, &format!("CMC, {rerank_note}"), &cmc_png)?;
-    let roc_png = out_dir.join("roc_curve.png");
-    plots::roc::plot_roc(&verification, "Verification ROC", &roc_png)?;
     println!(
-        "results: {}\nCMC curve: {}\nROC curve: {}",
+        "results: {}\nCMC curve: {}",
         results_file.display(),
-        cmc_png.display(),
-        roc_png.display()
+        cmc_png.display()
     );
+    if let Some(v) = &verification {
+        let roc_png = out_dir.join("roc_curve.png");
+        plots::roc::plot_roc(v, "Verification ROC", &roc_png)?;
+        println!("ROC curve: {}", roc_png.display());
+    }
     if ev.num_sampled_matches > 0 {
         let matches_png = ev
             .output_sampled_matches_plot
@@ -165,6 +157,23 @@ fn run_in(exp: &Experiment, out_dir: &Path, status: &mut TaoStatus) -> Result<()
         println!("sampled matches: {}", matches_png.display());
     }
     Ok(())
+}
+
+/// The verification figures: EER, and TAR with its distance threshold at each FAR.
+fn print_verification(v: &Verification) {
+    println!(
+        "  verification ({} genuine / {} impostor pairs, Euclidean distance): EER {:.2}%",
+        v.num_genuine,
+        v.num_impostor,
+        100.0 * v.eer
+    );
+    for ((far, tar), t) in v.far.iter().zip(&v.tar).zip(&v.threshold) {
+        let t = t.map_or("-".to_owned(), |t| format!("{t:.4}"));
+        println!(
+            "    TAR {:>6.2}% at FAR {far:.0e} (distance ≤ {t})",
+            100.0 * tar
+        );
+    }
 }
 
 /// Query and test sides from an embeddings JSON: labels from the Market-1501 file names, the

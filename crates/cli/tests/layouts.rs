@@ -363,3 +363,45 @@ fn dataset_split_stats_check_and_convert_on_real_crops() {
     let err = fails(&reid(&[&args[..], &["--strict"]].concat()));
     assert!(err.contains("problems found"), "{err}");
 }
+
+/// A gallery of one person ranks but has no impostor pairs: evaluate says why verification is
+/// missing and still writes its results.
+#[test]
+fn a_single_identity_gallery_evaluates_without_verification() {
+    let Some(data) = shared_data() else { return };
+    let src = data.join("cuhk03-market");
+    let one = |split: &str| -> Vec<Crop> {
+        subset(&src.join(split))
+            .into_iter()
+            .filter(|c| c.pid == 1001)
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let q = write_split(dir.path(), "market", "query", &one("query"), true);
+    let g = write_split(
+        dir.path(),
+        "market",
+        "gallery",
+        &one("bounding_box_test"),
+        true,
+    );
+    let out = dir.path().join("out");
+    let run = reid(&[
+        "evaluate",
+        "-e",
+        "specs/sample.yaml",
+        "-r",
+        out.to_str().unwrap(),
+        &format!("evaluate.query_dataset={}", q.display()),
+        &format!("evaluate.test_dataset={}", g.display()),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+    ok(&run);
+    assert!(stderr.contains("no verification figures"), "{stderr}");
+    let r = read_json(&out.join("evaluate/results.json"));
+    assert!(
+        r["verification"].is_null() && r["mAP"].as_f64().unwrap() > 0.0,
+        "{r}"
+    );
+    assert!(!out.join("evaluate/roc_curve.png").exists());
+}
