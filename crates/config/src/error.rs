@@ -29,7 +29,7 @@ pub enum ConfigError {
     Invalid { key: String, message: String },
     #[error(
         "{origin}: `{key}: {value}` is a TAO key reid does not support ({what}); remove it or \
-         set it to TAO's default `{default}`"
+         set it to `{default}`, which asks for nothing reid lacks"
     )]
     TaoUnsupported {
         origin: String,

@@ -17,7 +17,8 @@ pub(crate) const ALIASES: &[(&str, &str)] = &[
     ("re_ranking.num_query", "evaluate.num_sampled_matches"),
 ];
 
-/// TAO 5 keys of features reid does not have: (key, TAO's default as YAML, what it is).
+/// TAO 5 keys of features reid does not have: (key, the value that asks for nothing reid lacks
+/// — TAO's default, except for `wandb.enable`, on by default in TAO 5.5 —, what it is).
 const UNSUPPORTED: &[(&str, &str, &str)] = &[
     (
         "model.id_loss_type",
@@ -108,7 +109,8 @@ const UNSUPPORTED: &[(&str, &str, &str)] = &[
     ("wandb.enable", "false", "Weights & Biases logging"),
 ];
 
-/// Other `wandb.*` keys mean nothing once `wandb.enable` is false.
+/// Other `wandb.*` keys mean nothing once `wandb.enable` is false; a `wandb` section without
+/// `enable` is on, as in TAO.
 const WANDB: &str = "wandb";
 
 fn get<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
@@ -181,9 +183,13 @@ fn same_value(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Takes the unsupported TAO keys out of the tree: those at TAO's default are dropped (they
+/// Takes the unsupported TAO keys out of the tree: those at the table's value are dropped (they
 /// ask for nothing reid does not do), any other value is an error naming the key.
 pub(crate) fn take_unsupported(value: &mut Value, origin: &str) -> Result<(), ConfigError> {
+    if let Some(Value::Mapping(w)) = value.get_mut(WANDB) {
+        w.entry(Value::String("enable".into()))
+            .or_insert(Value::Bool(true));
+    }
     for (key, default, what) in UNSUPPORTED {
         let Some(v) = get(value, key) else { continue };
         let default: Value = serde_yaml::from_str(default).expect("the table's defaults are YAML");
